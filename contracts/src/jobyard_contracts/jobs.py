@@ -1,0 +1,66 @@
+"""Value types shared by job events, the job document and the HTTP API."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JobStatus(StrEnum):
+    """What a user sees. Terminal statuses never change again."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)
+
+
+class StepStatus(StrEnum):
+    """Progress of one step of a job's plan."""
+
+    PENDING = "pending"
+    DISPATCHED = "dispatched"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class JobKind(StrEnum):
+    SCRIPT = "script"
+
+
+class FailureReason(StrEnum):
+    """Why a step or job did not complete."""
+
+    EXIT_CODE = "non-zero exit code"
+    TIMEOUT = "timeout"
+    OUT_OF_MEMORY = "out of memory"
+    SANDBOX_ERROR = "sandbox error"
+
+
+class Resources(BaseModel):
+    """Limits a sandbox is created with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vcpus: int = Field(ge=1, description="CPU cores the sandbox may use.")
+    memory_mb: int = Field(ge=16, description="Memory limit in MiB (no swap beyond it).")
+    timeout_seconds: int | None = Field(
+        default=None, ge=1, description="Wall-clock limit of one step; none means unlimited."
+    )
+
+
+class StepSpec(BaseModel):
+    """One step of a plan: what to run. A script job is a one-step plan."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int = Field(ge=0, description="Position in the plan, from 0.")
+    title: str = Field(description="Short human title shown in the plan.")
+    script: str = Field(description="Bash script run as the step's process.")

@@ -1,0 +1,75 @@
+"""Moves outbox entries from job documents to RabbitMQ (and, best effort, to NATS).
+
+Right after a write the writer delivers its own entries; a sweeper republishes any entry that a
+crash left behind. Either may publish an entry twice: consumers are idempotent, and the per-job
+sequence number lets them recognise what they already applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jobyard_contracts import Envelope, Payload, WireNames
+from jobyard_livestream import LiveStream
+from jobyard_logging import get_logger
+from jobyard_messaging.publisher import EnvelopePublisher
+from jobyard_store import Applied, JobRepository
+
+log = get_logger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        publisher: EnvelopePublisher,
+        jobs: JobRepository,
+        live: LiveStream | None,
+        names: WireNames,
+    ) -> None:
+        self._publisher = publisher
+        self._jobs = jobs
+        self._live = live
+        self._names = names
+
+    async def deliver(self, applied: Applied) -> None:
+        """Publish what a change just wrote. A failure here is repaired by the sweeper."""
+        if not applied.envelopes:
+            return
+        raw = [e.model_dump(mode="json") for e in applied.envelopes]
+        try:
+            await self._send(applied.job.id, raw)
+        except Exception:  # noqa: BLE001 - the entries stay in the outbox for the sweeper
+            log.warning("outbox delivery deferred", job_id=applied.job.id, exc_info=True)
+
+    async def sweep_once(self, min_age: timedelta) -> int:
+        """Republish entries older than `min_age`; returns how many were sent."""
+        sent = 0
+        before = datetime.now(UTC) - min_age
+        for job_id, envelopes in await self._jobs.pending_outbox(older_than=before):
+            await self._send(job_id, envelopes)
+            sent += len(envelopes)
+        if sent:
+            log.info("outbox swept", messages=sent)
+        return sent
+
+    async def sweep_forever(self, every: float, min_age: timedelta) -> None:
+        while True:
+            try:
+                await self.sweep_once(min_age)
+            except Exception:  # noqa: BLE001 - keep sweeping through broker or store outages
+                log.warning("outbox sweep failed", exc_info=True)
+            await asyncio.sleep(every)
+
+    async def _send(self, job_id: str, envelopes: Sequence[dict[str, Any]]) -> None:
+        ordered = sorted(envelopes, key=lambda e: e["sequence"])
+        await self._publisher.publish(ordered)
+        await self._jobs.mark_published(job_id, [e["id"] for e in ordered])
+        if self._live is not None:
+            subject = self._names.live_events_subject(job_id)
+            for envelope in ordered:
+                await self._live.publish(subject, envelope)
+
+

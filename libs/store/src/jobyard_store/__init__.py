@@ -1,0 +1,43 @@
+"""MongoDB through PyMongo's async API (`AsyncMongoClient`, the successor of Motor)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from jobyard_settings import InfraSettings
+from jobyard_store.documents import JobDocument, SandboxRun, SandboxState, StepState
+from jobyard_store.jobs import Applied, Change, Decide, JobNotFoundError, JobRepository
+from jobyard_store.logs import LogLine, LogStore, Stream
+
+
+def connect(settings: InfraSettings) -> tuple[AsyncMongoClient[dict[str, Any]], AsyncDatabase[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=10_000
+    )
+    return client, client[settings.database]
+
+
+async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    await JobRepository(db).ensure_indexes()
+    await LogStore(db).ensure_indexes()
+
+
+__all__ = [
+    "Applied",
+    "Change",
+    "Decide",
+    "JobDocument",
+    "JobNotFoundError",
+    "JobRepository",
+    "LogLine",
+    "LogStore",
+    "SandboxRun",
+    "SandboxState",
+    "StepState",
+    "Stream",
+    "connect",
+    "ensure_indexes",
+]

@@ -1,0 +1,80 @@
+"""The job document: the one aggregate every service reads and changes its own fields of.
+
+Ownership: the gateway creates it; the scheduler owns `admitted_at`; the agent owns `status`,
+`steps` and the result fields; the sandbox-manager owns `sandbox`. Every change goes through
+`JobRepository.change`, which guards on `version` and appends the announcing events to `outbox`
+in the same single-document write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobyard_contracts import FailureReason, JobKind, JobStatus, Resources, StepStatus
+
+
+class SandboxState(StrEnum):
+    REQUESTED = "requested"
+    STARTING = "starting"
+    RUNNING = "running"
+    EXITED = "exited"
+
+
+class StepState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    index: int
+    title: str
+    script: str
+    status: StepStatus = StepStatus.PENDING
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    reason: FailureReason | None = None
+    stderr_tail: str = ""
+
+
+class SandboxRun(BaseModel):
+    """The container currently running a step, as far as the sandbox-manager knows."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    step_index: int
+    state: SandboxState = SandboxState.REQUESTED
+    host: str | None = None
+    container: str | None = None
+    started_at: datetime | None = None
+    exit_code: int | None = None
+    reason: FailureReason | None = None
+    stderr_tail: str = ""
+
+
+class JobDocument(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str = Field(alias="_id")
+    user_id: str
+    name: str
+    kind: JobKind = JobKind.SCRIPT
+    image: str
+    resources: Resources
+    env: dict[str, str] = Field(default_factory=dict)
+    status: JobStatus = JobStatus.PENDING
+    steps: list[StepState]
+    created_at: datetime
+    admitted_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    reason: FailureReason | None = None
+    stderr_tail: str = ""
+    sandbox: SandboxRun | None = None
+    correlation_id: str
+    version: int = 0
+    sequence: int = Field(default=0, description="Sequence number of the job's last event.")
+
+    def step(self, index: int) -> StepState:
+        return self.steps[index]

@@ -1,0 +1,155 @@
+"""Job documents in MongoDB: guarded state changes with their events in an embedded outbox.
+
+Why an embedded outbox: MongoDB updates one document atomically without a transaction (which
+would need a replica set and is not required for correctness here). Writing the new state and
+the events announcing it in the same `update_one` means a crash can never separate them; the
+relay publishes the outbox afterwards and removes what the broker confirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from jobyard_contracts import Envelope, Payload, envelope_for
+from jobyard_store.documents import JobDocument
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A decision of the domain: the job's new state and the events that announce it."""
+
+    job: JobDocument
+    events: Sequence[Payload] = field(default_factory=tuple)
+
+
+Decide = Callable[[JobDocument], Change | None]
+"""Pure function from the current job to a change, or None when there is nothing to do."""
+
+
+class JobNotFoundError(LookupError):
+    pass
+
+
+class ConcurrentChangeError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    job: JobDocument
+    envelopes: tuple[Envelope[Payload], ...]
+
+
+class JobRepository:
+    MAX_ATTEMPTS = 50
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.collection = db["jobs"]
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
+        await self.collection.create_index([("user_id", ASCENDING), ("status", ASCENDING)])
+        await self.collection.create_index([("sandbox.host", ASCENDING), ("sandbox.state", 1)])
+        await self.collection.create_index([("outbox.added_at", ASCENDING)])
+
+    async def create(
+        self, job: JobDocument, events: Sequence[Payload], *, causation_id: UUID | None = None
+    ) -> Applied:
+        envelopes = self._envelopes(job, events, causation_id)
+        job = job.model_copy(update={"version": 1, "sequence": len(envelopes)})
+        doc = job.model_dump(mode="python", by_alias=True)
+        doc["outbox"] = [_outbox_entry(e) for e in envelopes]
+        await self.collection.insert_one(doc)
+        return Applied(job, envelopes)
+
+    async def get(self, job_id: str, *, user_id: str | None = None) -> JobDocument | None:
+        query: dict[str, Any] = {"_id": job_id}
+        if user_id is not None:
+            query["user_id"] = user_id
+        doc = await self.collection.find_one(query, projection={"outbox": False})
+        return JobDocument.model_validate(doc) if doc else None
+
+    async def find(
+        self, query: dict[str, Any], *, sort: list[tuple[str, int]] | None = None, limit: int = 0
+    ) -> list[JobDocument]:
+        cursor = self.collection.find(query, projection={"outbox": False}, sort=sort, limit=limit)
+        return [JobDocument.model_validate(doc) async for doc in cursor]
+
+    async def change(
+        self, job_id: str, decide: Decide, *, causation_id: UUID | None = None
+    ) -> Applied:
+        """Apply `decide` to the stored job, retrying on concurrent writers (optimistic lock)."""
+        for _ in range(self.MAX_ATTEMPTS):
+            current = await self.get(job_id)
+            if current is None:
+                raise JobNotFoundError(job_id)
+            decision = decide(current)
+            if decision is None:
+                return Applied(current, ())
+            envelopes = self._envelopes(current, decision.events, causation_id)
+            new = decision.job.model_copy(
+                update={
+                    "version": current.version + 1,
+                    "sequence": current.sequence + len(envelopes),
+                }
+            )
+            fields = new.model_dump(mode="python", by_alias=True, exclude={"id"})
+            update: dict[str, Any] = {"$set": fields}
+            if envelopes:
+                update["$push"] = {"outbox": {"$each": [_outbox_entry(e) for e in envelopes]}}
+            result = await self.collection.update_one(
+                {"_id": job_id, "version": current.version}, update
+            )
+            if result.matched_count == 1:
+                return Applied(new, envelopes)
+            await asyncio.sleep(random.uniform(0.001, 0.02))
+        raise ConcurrentChangeError(f"job {job_id}: too many concurrent changes")
+
+    async def pending_outbox(self, *, older_than: datetime, limit: int = 100) -> list[
+        tuple[str, list[dict[str, Any]]]
+    ]:
+        """Jobs whose outbox holds entries written before `older_than` (left by a crash)."""
+        cursor = self.collection.find(
+            {"outbox": {"$elemMatch": {"added_at": {"$lt": older_than}}}},
+            projection={"outbox": True},
+            limit=limit,
+        )
+        return [(doc["_id"], [e["envelope"] for e in doc["outbox"]]) async for doc in cursor]
+
+    async def mark_published(self, job_id: str, message_ids: Sequence[str]) -> None:
+        await self.collection.update_one(
+            {"_id": job_id}, {"$pull": {"outbox": {"id": {"$in": list(message_ids)}}}}
+        )
+
+    @staticmethod
+    def _envelopes(
+        job: JobDocument, events: Sequence[Payload], causation_id: UUID | None
+    ) -> tuple[Envelope[Payload], ...]:
+        return tuple(
+            envelope_for(
+                event,
+                job_id=job.id,
+                user_id=job.user_id,
+                correlation_id=UUID(job.correlation_id),
+                causation_id=causation_id,
+                sequence=job.sequence + offset,
+            )
+            for offset, event in enumerate(events, start=1)
+        )
+
+
+def _outbox_entry(envelope: Envelope[Payload]) -> dict[str, Any]:
+    return {
+        "id": str(envelope.id),
+        "added_at": datetime.now(UTC),
+        "envelope": envelope.model_dump(mode="json"),
+    }

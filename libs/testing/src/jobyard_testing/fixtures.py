@@ -1,0 +1,116 @@
+"""Pytest fixtures for real infrastructure, in one place (loaded as the `jobyard` plugin).
+
+They never start brokers themselves (`make test` does, via scripts/stack.sh infra); they check
+that each is there and fail with the command to run if not.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from jobyard_settings import InfraSettings
+from jobyard_testing.stack import SERVICES, Stack
+
+MONGO_STANDIN = "mongodb://127.0.0.1:27017/?directConnection=true"
+REQUIRED = {"RabbitMQ": 5672, "NATS": 4222}
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def unique_namespace(prefix: str = "t") -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+@pytest.fixture(scope="session")
+def infra_env() -> dict[str, str]:
+    """Environment of a fresh namespace against the shared brokers and stores."""
+    missing = [name for name, port in REQUIRED.items() if not _listening(port)]
+    mongo_url = os.environ.get("MONGODB_URL", MONGO_STANDIN)
+    if "MONGODB_URL" not in os.environ and not _listening(27017):
+        missing.append("MongoDB stand-in")
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not running: run `scripts/stack.sh infra` first")
+    return {
+        "JOBYARD_NAMESPACE": unique_namespace(),
+        "JOBYARD_MONGODB_URL": mongo_url,
+        "JOBYARD_LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture(scope="session")
+def infra(infra_env: dict[str, str]) -> InfraSettings:
+    return InfraSettings(
+        namespace=infra_env["JOBYARD_NAMESPACE"], mongodb_url=infra_env["JOBYARD_MONGODB_URL"]
+    )
+
+
+@pytest.fixture
+async def mongo_db(infra: InfraSettings) -> AsyncIterator[Any]:
+    """A database of its own for one test, dropped afterwards."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
+    name = unique_namespace("db")
+    yield client[name]
+    await client.drop_database(name)
+    await client.close()
+
+
+@pytest.fixture(scope="session")
+def docker_available() -> None:
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        pytest.fail("Docker engine not running: run `scripts/stack.sh infra` first")
+
+
+@pytest.fixture(scope="session")
+def stack(
+    infra_env: dict[str, str], docker_available: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """Every service as its own process, started once per test session."""
+    log_dir = Path(os.environ.get("JOBYARD_TEST_LOGS", tmp_path_factory.mktemp("stack-logs")))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(
+        namespace=infra_env["JOBYARD_NAMESPACE"],
+        env={**infra_env, "JOBYARD_SANDBOX_POLL_SECONDS": "0.5"},
+        log_dir=log_dir,
+    )
+    try:
+        for service in SERVICES:
+            stack.start(service)
+        yield stack
+    finally:
+        stack.stop_all()
+        _remove_containers(stack.namespace)
+
+
+def _remove_containers(namespace: str) -> None:
+    ids = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=jobyard.namespace={namespace}"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def api_key(stack: Stack) -> str:
+    return stack.admin("users", "create", unique_namespace("user"), "--key-only").strip()
+
+
+@pytest.fixture
+async def api(stack: Stack, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with httpx.AsyncClient(base_url=stack.base_url, headers=headers, timeout=30) as client:
+        yield client

@@ -1,0 +1,40 @@
+"""Helpers for tests that drive jobs over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+
+TERMINAL = {"completed", "failed", "stopped"}
+
+
+async def submit(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
+    response = await api.post("/v1/jobs", json={"name": "test-job", **body})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def wait_for_status(
+    api: httpx.AsyncClient, job_id: str, statuses: set[str] | None = None, timeout: float = 90
+) -> dict[str, Any]:
+    """Poll until the job reaches one of `statuses` (default: any terminal status)."""
+    wanted = statuses or TERMINAL
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = await api.get(f"/v1/jobs/{job_id}")
+        response.raise_for_status()
+        job = response.json()
+        if job["status"] in wanted:
+            return job
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"job {job_id} still {job.get('status')} after {timeout}s: {job}")
+
+
+async def logs(api: httpx.AsyncClient, job_id: str, **params: Any) -> dict[str, Any]:
+    response = await api.get(f"/v1/jobs/{job_id}/logs", params=params)
+    response.raise_for_status()
+    return dict(response.json())

@@ -1,0 +1,155 @@
+"""What every worker service is made of, wired once: a FastStream app on RabbitMQ, the job
+store, the outbox relay and its sweeper, NATS for live fan-out, and an HTTP health endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.rabbit import Channel, RabbitBroker
+from nats.aio.client import Client as NatsClient
+
+from jobyard_contracts import Envelope, Payload
+from jobyard_livestream import LiveStream
+from jobyard_logging import bound, configure_logging, get_logger
+from jobyard_messaging import EnvelopePublisher, OutboxRelay, Topology
+from jobyard_settings import InfraSettings
+from jobyard_store import (
+    Applied,
+    Decide,
+    JobNotFoundError,
+    JobRepository,
+    LogStore,
+    connect,
+    ensure_indexes,
+)
+
+BackgroundTask = Callable[[], Awaitable[None]]
+
+
+class Worker:
+    def __init__(
+        self,
+        service: str,
+        infra: InfraSettings,
+        *,
+        prefetch: int = 16,
+        outbox_sweep_seconds: float = 2.0,
+    ) -> None:
+        configure_logging(service, infra.log_level, infra.log_format)
+        self.service = service
+        self.infra = infra
+        self.names = infra.names
+        self.log = get_logger(service)
+        self.broker = RabbitBroker(
+            infra.rabbitmq_url, default_channel=Channel(prefetch_count=prefetch), log_level=10
+        )
+        self.topology = Topology(self.names)
+        self.mongo, self.db = connect(infra)
+        self.jobs = JobRepository(self.db)
+        self.logs = LogStore(self.db)
+        self._nats = NatsClient()
+        self.live = LiveStream(self._nats)
+        self.relay = OutboxRelay(
+            EnvelopePublisher(self.broker, self.topology), self.jobs, self.live, self.names
+        )
+        self._background: list[BackgroundTask] = [
+            lambda: self.relay.sweep_forever(
+                outbox_sweep_seconds, timedelta(seconds=outbox_sweep_seconds)
+            )
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def subscriber(self, handler: str, message: type[Payload]) -> Any:
+        """Subscribe a handler to one message type through its own quorum queue.
+
+        The message is acknowledged after the handler returns, i.e. after its state change is
+        stored; an exception requeues it, and past the delivery limit it is dead-lettered.
+        """
+        return self.broker.subscriber(
+            self.topology.consumer_queue(self.service, handler, message),
+            self.topology.exchange,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            title=f"{self.service}.{handler}",
+        )
+
+    async def apply(self, msg: Envelope[Any], decide: Decide) -> Applied | None:
+        """Apply a domain decision to the message's job, then publish what it announced."""
+        with bound(job_id=msg.job_id, correlation_id=msg.correlation_id, message_id=msg.id):
+            try:
+                applied = await self.jobs.change(msg.job_id, decide, causation_id=msg.id)
+            except JobNotFoundError:
+                self.log.info("job no longer exists; message ignored", type=msg.type)
+                return None
+            await self.relay.deliver(applied)
+            return applied
+
+    def background(self, task: BackgroundTask) -> None:
+        """Run `task` for the life of the service (started once the broker is up)."""
+        self._background.append(task)
+
+    async def _on_startup(self) -> None:
+        await ensure_indexes(self.db)
+        await self.broker.connect()
+        await self.topology.declare_support(self.broker)
+        try:
+            await self._nats.connect(
+                self.infra.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1
+            )
+        except Exception:  # noqa: BLE001 - live fan-out is optional for correctness
+            self.log.warning("nats unavailable; live streams disabled", exc_info=True)
+
+    async def _after_startup(self) -> None:
+        self._tasks = [asyncio.create_task(self._guard(task)) for task in self._background]
+        self.log.info("service started")
+
+    async def _guard(self, task: BackgroundTask) -> None:
+        while True:
+            try:
+                await task()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a background loop must outlive one failure
+                self.log.exception("background task crashed; restarting")
+                await asyncio.sleep(1)
+
+    async def _on_shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._nats.is_connected:
+            await self._nats.close()
+        await self.mongo.close()
+
+    async def healthy(self) -> bool:
+        try:
+            await self.db.command("ping")
+        except Exception:  # noqa: BLE001
+            return False
+        return await self.broker.ping(timeout=2.0)
+
+    def app(self) -> AsgiFastStream:
+        @get
+        async def healthz(scope: Any) -> AsgiResponse:
+            if await self.healthy():
+                return AsgiResponse(b'{"status":"ok"}', 200, headers={"content-type": "application/json"})
+            return AsgiResponse(b'{"status":"unavailable"}', 503)
+
+        return AsgiFastStream(
+            self.broker,
+            asgi_routes=[("/healthz", healthz)],
+            on_startup=[self._on_startup],
+            after_startup=[self._after_startup],
+            on_shutdown=[self._on_shutdown],
+        )
+
+    def run(self, host: str, port: int) -> None:
+        asyncio.run(self.app().run(run_extra_options={"host": host, "port": port}))
+
+
+__all__ = ["Worker"]

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Jobyard's local stack, idempotent: installs and starts whatever is missing, never twice.
+#   scripts/stack.sh infra     Docker engine, RabbitMQ, NATS, MongoDB and S3 stand-ins,
+#                              Python 3.13 + uv + the workspace, the sandbox image
+#   scripts/stack.sh up        infra, then every service as its own process
+#   scripts/stack.sh down      stop what `up` started (services and stand-ins)
+#   scripts/stack.sh status    what runs
+# Logs: var/log/<name>.log   pids: var/run/<name>.pid
+# Honours MONGODB_URL / S3_ENDPOINT (real servers: the stand-ins are not started).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VAR="$ROOT/var"; LOG="$VAR/log"; RUN="$VAR/run"; DATA="$VAR/data"
+CACHE="${JOBYARD_CACHE:-/var/cache/jobyard}"
+ROOTFS_IMAGE="jobyard/rootfs:bookworm"
+SANDBOX_IMAGE="jobyard/sandbox-minimal:latest"
+MONGO_PORT="${JOBYARD_MONGO_STANDIN_PORT:-27017}"
+S3_PORT="${JOBYARD_S3_STANDIN_PORT:-9000}"
+GATEWAY_PORT="${JOBYARD_GATEWAY_PORT:-8080}"
+SERVICES=(scheduler agent sandbox-manager gateway)
+mkdir -p "$LOG" "$RUN" "$DATA"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { # port name seconds
+  for _ in $(seq "$(( $3 * 5 ))"); do listening "$1" && return 0; sleep 0.2; done
+  echo "$2 did not open port $1; see $LOG/$2.log" >&2; return 1
+}
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]}"
+  if [ ! -f "$VAR/.apt-updated" ]; then apt-get update -qq && touch "$VAR/.apt-updated"; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$LOG/apt.log" 2>&1 \
+    || { tail -20 "$LOG/apt.log" >&2; return 1; }
+}
+running() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+spawn() { # name command... : start in its own session, remember its pid
+  local name=$1; shift
+  running "$name" && return 0
+  setsid "$@" >>"$LOG/$name.log" 2>&1 < /dev/null &
+  echo $! >"$RUN/$name.pid"
+}
+
+python_and_uv() {
+  local py=""
+  for candidate in "${JOBYARD_PYTHON:-}" "$(command -v python3.13 || true)" \
+      "$(command -v pyenv >/dev/null && echo "$(pyenv root)/versions/3.13.0/bin/python3.13")" \
+      /root/.pyenv/versions/3.13.0/bin/python3.13; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then py="$candidate"; break; fi
+  done
+  if ! command -v uv >/dev/null; then
+    local pybin; pybin="$(dirname "${py:-/usr/bin/python3}")"
+    [ -x "$pybin/uv" ] || { say "installing uv"; "${py:-python3}" -m pip install -q uv 2>/dev/null \
+      || "${py:-python3}" -m pip install -q --break-system-packages uv; }
+    export PATH="$pybin:$HOME/.local/bin:$PATH"
+  fi
+  if [ -z "$py" ]; then say "installing Python 3.13 with uv"; uv python install 3.13; py="$(uv python find 3.13)"; fi
+  export UV_PYTHON="$py"
+  say "syncing the uv workspace (python: $py)"
+  (cd "$ROOT" && uv sync --all-packages --frozen -q 2>/dev/null || uv sync --all-packages -q)
+}
+
+docker_engine() {
+  if ! command -v dockerd >/dev/null; then apt_install docker.io; fi
+  if ! docker info >/dev/null 2>&1; then
+    say "starting dockerd"
+    setsid dockerd --iptables=false --ip6tables=false --bridge=none >>"$LOG/dockerd.log" 2>&1 < /dev/null &
+    for _ in $(seq 150); do docker info >/dev/null 2>&1 && break; sleep 0.2; done
+    docker info >/dev/null 2>&1 || { echo "dockerd did not start; see $LOG/dockerd.log" >&2; return 1; }
+  fi
+}
+
+rabbitmq() {
+  listening 5672 && return 0
+  command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
+  say "starting RabbitMQ"
+  rabbitmq-server -detached >>"$LOG/rabbitmq.log" 2>&1 || true
+  wait_port 5672 rabbitmq 90
+}
+
+nats() {
+  listening 4222 && return 0
+  command -v nats-server >/dev/null || apt_install nats-server
+  say "starting NATS (JetStream)"
+  mkdir -p "$DATA/nats"
+  spawn nats nats-server -a 127.0.0.1 -p 4222 -js -sd "$DATA/nats"
+  wait_port 4222 nats 20
+}
+
+standins() {
+  if [ -z "${MONGODB_URL:-}" ] && ! listening "$MONGO_PORT"; then
+    say "starting the MongoDB stand-in (mongoeco) on $MONGO_PORT"
+    spawn mongo-standin "$ROOT/.venv/bin/jobyard-mongo-standin" --port "$MONGO_PORT" --path "$DATA/mongo.sqlite3"
+    wait_port "$MONGO_PORT" mongo-standin 60
+  fi
+  if [ -z "${S3_ENDPOINT:-}" ] && ! listening "$S3_PORT"; then
+    say "starting the S3 stand-in (moto) on $S3_PORT"
+    spawn s3-standin "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT"
+    wait_port "$S3_PORT" s3-standin 60
+  fi
+}
+
+sandbox_images() {
+  if ! docker image inspect "$ROOTFS_IMAGE" >/dev/null 2>&1; then
+    apt_install debootstrap
+    if [ ! -x "$CACHE/rootfs/usr/bin/python3" ]; then
+      say "building the Debian rootfs offline with debootstrap (about a minute)"
+      rm -rf "$CACHE/rootfs"; mkdir -p "$CACHE"
+      debootstrap --variant=minbase --include=python3,ca-certificates bookworm "$CACHE/rootfs" \
+        http://deb.debian.org/debian >"$LOG/debootstrap.log" 2>&1 || { tail -20 "$LOG/debootstrap.log" >&2; return 1; }
+    fi
+    tar -C "$CACHE/rootfs" -c . | docker import - "$ROOTFS_IMAGE" >/dev/null
+  fi
+  say "building $SANDBOX_IMAGE (cached)"
+  DOCKER_BUILDKIT=0 docker build --network=none -q -t "$SANDBOX_IMAGE" "$ROOT/sandbox-images/minimal" >/dev/null
+}
+
+infra() {
+  python_and_uv
+  docker_engine
+  rabbitmq
+  nats
+  standins
+  sandbox_images
+}
+
+env_for_services() {
+  export JOBYARD_MONGODB_URL="${MONGODB_URL:-mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true}"
+  export JOBYARD_GATEWAY_PORT="$GATEWAY_PORT"
+}
+
+up() {
+  infra
+  env_for_services
+  for svc in "${SERVICES[@]}"; do
+    running "$svc" || { say "starting $svc"; spawn "$svc" "$ROOT/.venv/bin/jobyard-$svc"; }
+  done
+  for _ in $(seq 150); do
+    curl -fsS "http://127.0.0.1:$GATEWAY_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.2
+  done
+  curl -fsS "http://127.0.0.1:$GATEWAY_PORT/readyz" >/dev/null || { echo "gateway not ready; see $LOG/gateway.log" >&2; return 1; }
+  say "Jobyard is up: http://127.0.0.1:$GATEWAY_PORT (logs in var/log/)"
+}
+
+down() {
+  for name in "${SERVICES[@]}" s3-standin mongo-standin nats; do
+    if running "$name"; then say "stopping $name"; kill -TERM -- "-$(cat "$RUN/$name.pid")" 2>/dev/null || kill "$(cat "$RUN/$name.pid")"; fi
+    rm -f "$RUN/$name.pid"
+  done
+}
+
+status() {
+  for name in "${SERVICES[@]}" mongo-standin s3-standin nats; do
+    if running "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: stopped"; fi
+  done
+}
+
+case "${1:-up}" in
+  infra) infra ;;
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  env) env_for_services; env | grep '^JOBYARD_' ;;
+  *) echo "usage: $0 infra|up|down|status" >&2; exit 2 ;;
+esac

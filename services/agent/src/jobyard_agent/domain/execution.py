@@ -1,0 +1,112 @@
+"""How a plan advances. Pure functions: current job + fact -> new job + events, or None.
+
+Returning None means "already applied" and is what makes every handler idempotent under
+redelivery: a duplicate or stale message finds the step past the state it expects.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from jobyard_contracts import (
+    FailureReason,
+    JobCompleted,
+    JobFailed,
+    JobStarted,
+    JobStatus,
+    Payload,
+    RunStep,
+    SandboxExited,
+    SandboxStarted,
+    StepDispatched,
+    StepFinished,
+    StepStatus,
+)
+from jobyard_store import Change, JobDocument
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _dispatched(job: JobDocument, index: int) -> tuple[JobDocument, list[Payload]]:
+    step = job.step(index)
+    steps = list(job.steps)
+    steps[index] = step.model_copy(update={"status": StepStatus.DISPATCHED})
+    command = RunStep(
+        step_index=index, image=job.image, script=step.script, resources=job.resources
+    )
+    return job.model_copy(update={"steps": steps}), [StepDispatched(step_index=index), command]
+
+
+def start_plan(job: JobDocument) -> Change | None:
+    """On admission: dispatch the first step, once."""
+    if job.status.is_terminal or job.step(0).status is not StepStatus.PENDING:
+        return None
+    new, events = _dispatched(job, 0)
+    return Change(new, events)
+
+
+def record_step_started(job: JobDocument, fact: SandboxStarted) -> Change | None:
+    step = job.step(fact.step_index)
+    if job.status.is_terminal or step.status is not StepStatus.DISPATCHED:
+        return None
+    now = _now()
+    steps = list(job.steps)
+    steps[fact.step_index] = step.model_copy(
+        update={"status": StepStatus.RUNNING, "started_at": now}
+    )
+    update: dict[str, object] = {"steps": steps}
+    events: list[Payload] = []
+    if job.status is JobStatus.PENDING:
+        update |= {"status": JobStatus.RUNNING, "started_at": now}
+        events.append(JobStarted())
+    return Change(job.model_copy(update=update), events)
+
+
+def record_step_exited(job: JobDocument, fact: SandboxExited) -> Change | None:
+    """Finish the step; then fail the job, dispatch the next step, or complete the job."""
+    step = job.step(fact.step_index)
+    if job.status.is_terminal or step.status not in (StepStatus.DISPATCHED, StepStatus.RUNNING):
+        return None
+    now = _now()
+    succeeded = fact.exit_code == 0 and fact.reason is None
+    reason = None if succeeded else (fact.reason or FailureReason.EXIT_CODE)
+    steps = list(job.steps)
+    steps[fact.step_index] = step.model_copy(
+        update={
+            "status": StepStatus.COMPLETED if succeeded else StepStatus.FAILED,
+            "started_at": step.started_at or now,
+            "finished_at": now,
+            "exit_code": fact.exit_code,
+            "reason": reason,
+            "stderr_tail": "" if succeeded else fact.stderr_tail,
+        }
+    )
+    job = job.model_copy(update={"steps": steps, "started_at": job.started_at or now})
+    events: list[Payload] = [
+        StepFinished(step_index=fact.step_index, succeeded=succeeded, exit_code=fact.exit_code)
+    ]
+    if not succeeded:
+        assert reason is not None
+        failed = job.model_copy(
+            update={
+                "status": JobStatus.FAILED,
+                "finished_at": now,
+                "exit_code": fact.exit_code,
+                "reason": reason,
+                "stderr_tail": fact.stderr_tail,
+            }
+        )
+        events.append(
+            JobFailed(exit_code=fact.exit_code, reason=reason, stderr_tail=fact.stderr_tail)
+        )
+        return Change(failed, events)
+    following = fact.step_index + 1
+    if following < len(job.steps):
+        job, dispatch_events = _dispatched(job, following)
+        return Change(job, events + dispatch_events)
+    completed = job.model_copy(
+        update={"status": JobStatus.COMPLETED, "finished_at": now, "exit_code": 0}
+    )
+    return Change(completed, [*events, JobCompleted()])

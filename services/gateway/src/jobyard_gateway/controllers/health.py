@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.rabbit import RabbitBroker
+from litestar import Response, get
+from pymongo.asynchronous.database import AsyncDatabase
+
+
+@get("/healthz", tags=["health"])
+async def healthz() -> dict[str, str]:
+    """Liveness: the process serves requests."""
+    return {"status": "ok"}
+
+
+@get("/readyz", tags=["health"])
+async def readyz(db: AsyncDatabase[dict[str, Any]], broker: RabbitBroker) -> Response[dict[str, Any]]:
+    """Readiness: MongoDB and RabbitMQ answer."""
+    checks: dict[str, bool] = {}
+    try:
+        await db.command("ping")
+        checks["mongodb"] = True
+    except Exception:  # noqa: BLE001
+        checks["mongodb"] = False
+    checks["rabbitmq"] = await broker.ping(timeout=2.0)
+    ok = all(checks.values())
+    return Response({"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503)

@@ -1,0 +1,90 @@
+"""What a job submission may contain and how it becomes a stored job. No I/O."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+from uuid import uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from jobyard_contracts import JobKind, JobSubmitted, Resources, StepSpec
+from jobyard_gateway.settings import JobLimits
+from jobyard_store import JobDocument, StepState
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class CreateJob(BaseModel):
+    """Body of `POST /v1/jobs`. Unknown fields are rejected, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    name: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Name of the job: letters, digits, `.`, `_`, `-`.",
+    )
+    script: str = Field(min_length=1, description="Bash script run in the sandbox.")
+    vcpus: int = Field(default=1, ge=1, description="CPU cores.")
+    memory_mb: int = Field(default=512, ge=16, description="Memory limit in MiB.")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Environment of the script (values are never logged)."
+    )
+    timeout: int | None = Field(
+        default=None, ge=1, description="Seconds before the job is stopped and fails."
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        bad = [name for name in env if not ENV_NAME.match(name)]
+        if bad:
+            raise ValueError(f"invalid environment variable names: {', '.join(sorted(bad))}")
+        return env
+
+
+def limit_violations(request: CreateJob, limits: JobLimits) -> dict[str, str]:
+    """Field -> message for every configured maximum the request exceeds."""
+    problems: dict[str, str] = {}
+    if request.vcpus > limits.max_vcpus:
+        problems["vcpus"] = f"must be at most {limits.max_vcpus}"
+    if request.memory_mb > limits.max_memory_mb:
+        problems["memory_mb"] = f"must be at most {limits.max_memory_mb}"
+    if request.timeout is not None and request.timeout > limits.max_timeout_seconds:
+        problems["timeout"] = f"must be at most {limits.max_timeout_seconds}"
+    if len(request.script.encode()) > limits.max_script_bytes:
+        problems["script"] = f"must be at most {limits.max_script_bytes} bytes"
+    return problems
+
+
+def new_job_id() -> str:
+    return f"job_{secrets.token_hex(10)}"
+
+
+def plan_script_job(
+    request: CreateJob, user_id: str, limits: JobLimits
+) -> tuple[JobDocument, JobSubmitted]:
+    """A script job is a one-step plan; the submission event describes it without secrets."""
+    resources = Resources(
+        vcpus=request.vcpus, memory_mb=request.memory_mb, timeout_seconds=request.timeout
+    )
+    step = StepSpec(index=0, title="Run script", script=request.script)
+    job = JobDocument(
+        _id=new_job_id(),
+        user_id=user_id,
+        name=request.name,
+        kind=JobKind.SCRIPT,
+        image=limits.default_image,
+        resources=resources,
+        env=request.env,
+        steps=[StepState(index=step.index, title=step.title, script=step.script)],
+        created_at=datetime.now(UTC),
+        correlation_id=str(uuid4()),
+    )
+    submitted = JobSubmitted(
+        name=job.name, kind=job.kind, image=job.image, resources=resources, steps=(step,)
+    )
+    return job, submitted

@@ -1,0 +1,38 @@
+"""Every invalid request gets a 422 naming each offending field (400 for unreadable JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import ValidationException
+from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_422_UNPROCESSABLE_ENTITY
+
+
+def field_errors(exc: ValidationException) -> list[dict[str, str]]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors.append({"field": str(item.get("key", "")), "message": str(item.get("message"))})
+    return errors
+
+
+def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors = field_errors(exc)
+    if not errors:  # the body could not be decoded at all
+        return Response(
+            {"status_code": 400, "detail": f"malformed request body: {exc.detail}"},
+            status_code=HTTP_400_BAD_REQUEST,
+        )
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return Response(
+        {"status_code": 422, "detail": f"invalid request: {detail}", "errors": errors},
+        status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+    )
+
+
+def invalid_fields(problems: dict[str, str]) -> ValidationException:
+    return ValidationException(
+        detail="invalid request",
+        extra=[{"key": field, "message": message} for field, message in problems.items()],
+    )

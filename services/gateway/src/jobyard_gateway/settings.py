@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jobyard_settings import InfraSettings
+
+
+class JobLimits(BaseSettings):
+    """What one job may ask for, from `JOBYARD_LIMITS_*`. Requests beyond them are a 422."""
+
+    model_config = SettingsConfigDict(env_prefix="JOBYARD_LIMITS_", extra="ignore")
+
+    max_vcpus: int = Field(default=64, ge=1, description="Largest `vcpus` a job may request.")
+    max_memory_mb: int = Field(
+        default=65536, ge=16, description="Largest `memory_mb` a job may request."
+    )
+    max_timeout_seconds: int = Field(
+        default=7 * 24 * 3600, ge=1, description="Largest `timeout` a job may request."
+    )
+    max_script_bytes: int = Field(default=1_048_576, ge=1, description="Largest script.")
+    default_image: str = Field(
+        default="jobyard/sandbox-minimal:latest", description="Image used by every job."
+    )
+
+
+class GatewaySettings(BaseSettings):
+    """Gateway settings, from `JOBYARD_GATEWAY_*` (infrastructure from `JOBYARD_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="JOBYARD_GATEWAY_", extra="ignore")
+
+    infra: InfraSettings = Field(default_factory=InfraSettings)
+    limits: JobLimits = Field(default_factory=JobLimits)
+    host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
+    port: int = Field(default=8080, description="Port the HTTP API listens on.")

@@ -1,0 +1,146 @@
+"""Rules of a sandbox run (the container executing one step). Pure: no Docker, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from jobyard_contracts import FailureReason, RunStep, SandboxExited, SandboxStarted, WireNames
+from jobyard_store import Change, JobDocument, SandboxRun, SandboxState
+
+STDERR_TAIL_LINES = 20
+
+
+def container_name(names: WireNames, job_id: str, step_index: int) -> str:
+    """Deterministic, so a restarted manager finds the container it created before dying."""
+    return f"{names.namespace}-{job_id}-step{step_index}"
+
+
+def workspace_volume(names: WireNames, job_id: str) -> str:
+    return f"{names.namespace}-{job_id}-workspace"
+
+
+def accept_run(job: JobDocument, command: RunStep) -> Change | None:
+    """Record the request; a repeated or stale command (same or earlier step) is a no-op."""
+    if job.status.is_terminal:
+        return None
+    if job.sandbox is not None and job.sandbox.step_index >= command.step_index:
+        return None
+    return Change(job.model_copy(update={"sandbox": SandboxRun(step_index=command.step_index)}))
+
+
+def claim_run(job: JobDocument, host: str, container: str) -> Change | None:
+    """Take a requested run for this host (exactly one manager wins the guarded write)."""
+    run = job.sandbox
+    if run is None or run.state is not SandboxState.REQUESTED:
+        return None
+    claimed = run.model_copy(
+        update={"state": SandboxState.STARTING, "host": host, "container": container}
+    )
+    return Change(job.model_copy(update={"sandbox": claimed}))
+
+
+def record_started(job: JobDocument) -> Change | None:
+    run = job.sandbox
+    if run is None or run.state is not SandboxState.STARTING:
+        return None
+    assert run.host is not None and run.container is not None
+    started = run.model_copy(update={"state": SandboxState.RUNNING, "started_at": _now()})
+    return Change(
+        job.model_copy(update={"sandbox": started}),
+        [SandboxStarted(step_index=run.step_index, host=run.host, container=run.container)],
+    )
+
+
+def record_exited(
+    job: JobDocument, exit_code: int, reason: FailureReason | None, stderr_tail: str
+) -> Change | None:
+    run = job.sandbox
+    if run is None or run.state not in (SandboxState.STARTING, SandboxState.RUNNING):
+        return None
+    exited = run.model_copy(
+        update={
+            "state": SandboxState.EXITED,
+            "exit_code": exit_code,
+            "reason": reason,
+            "stderr_tail": stderr_tail,
+        }
+    )
+    return Change(
+        job.model_copy(update={"sandbox": exited}),
+        [
+            SandboxExited(
+                step_index=run.step_index,
+                exit_code=exit_code,
+                reason=reason,
+                stderr_tail=stderr_tail,
+            )
+        ],
+    )
+
+
+def deadline(run: SandboxRun, timeout_seconds: int | None) -> datetime | None:
+    if timeout_seconds is None or run.started_at is None:
+        return None
+    return run.started_at + timedelta(seconds=timeout_seconds)
+
+
+def classify_exit(
+    exit_code: int, *, oom_killed: bool, killed_for_timeout: bool
+) -> FailureReason | None:
+    """Why a run ended badly, in the words the job records; None for a clean exit 0."""
+    if killed_for_timeout:
+        return FailureReason.TIMEOUT
+    if oom_killed:
+        return FailureReason.OUT_OF_MEMORY
+    if exit_code != 0:
+        return FailureReason.EXIT_CODE
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    """Everything Docker needs to create a step's container, limits included."""
+
+    name: str
+    image: str
+    script: str
+    env: dict[str, str]
+    nano_cpus: int
+    memory_bytes: int
+    pids_limit: int
+    workspace_volume: str
+    labels: dict[str, str]
+
+
+def container_spec(
+    job: JobDocument,
+    names: WireNames,
+    *,
+    host_cpus: int,
+    pids_limit: int,
+) -> ContainerSpec:
+    assert job.sandbox is not None
+    step = job.step(job.sandbox.step_index)
+    # A job may ask for more vcpus than this host has; Docker rejects such a quota, so it is
+    # capped at the host's cores (the job still cannot exceed what it asked for).
+    vcpus = min(job.resources.vcpus, host_cpus)
+    return ContainerSpec(
+        name=container_name(names, job.id, step.index),
+        image=job.image,
+        script=step.script,
+        env=job.env,
+        nano_cpus=vcpus * 1_000_000_000,
+        memory_bytes=job.resources.memory_mb * 1024 * 1024,
+        pids_limit=pids_limit,
+        workspace_volume=workspace_volume(names, job.id),
+        labels={
+            "jobyard.namespace": names.namespace,
+            "jobyard.job_id": job.id,
+            "jobyard.step": str(step.index),
+        },
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

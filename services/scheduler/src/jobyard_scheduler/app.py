@@ -1,0 +1,21 @@
+"""The scheduler process: `jobyard-scheduler`."""
+
+from __future__ import annotations
+
+from jobyard_scheduler import handlers
+from jobyard_scheduler.adapters.slots import SlotLedger
+from jobyard_scheduler.settings import SchedulerSettings
+from jobyard_worker import Worker
+
+
+def create_worker(settings: SchedulerSettings | None = None) -> Worker:
+    settings = settings or SchedulerSettings()
+    worker = Worker("scheduler", settings.infra)
+    slots = SlotLedger(worker.db, settings.max_concurrent_jobs_per_user)
+    handlers.register(worker, slots, settings.requeue_interval_seconds)
+    return worker
+
+
+def main() -> None:
+    settings = SchedulerSettings()
+    create_worker(settings).run(settings.health_host, settings.health_port)
