@@ -4,7 +4,8 @@ store, the outbox relay and its sweeper, NATS for live fan-out, and an HTTP heal
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -147,6 +148,18 @@ class Worker:
             after_startup=[self._after_startup],
             on_shutdown=[self._on_shutdown],
         )
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Worker]:
+        """The service running in this event loop, with the same hooks as `app()`."""
+        await self._on_startup()
+        await self.broker.start()
+        await self._after_startup()
+        try:
+            yield self
+        finally:
+            await self.broker.stop()
+            await self._on_shutdown()
 
     def run(self, host: str, port: int) -> None:
         asyncio.run(self.app().run(run_extra_options={"host": host, "port": port}))

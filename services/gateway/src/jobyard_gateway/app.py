@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -11,60 +12,81 @@ from faststream.rabbit import RabbitBroker
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.logging.config import LoggingConfig
 from litestar.exceptions import ValidationException
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from jobyard_gateway.adapters.users import UserStore
 from jobyard_gateway.auth import authentication
 from jobyard_gateway.controllers.health import healthz, readyz
 from jobyard_gateway.controllers.jobs import JobController
-from jobyard_gateway.errors import validation_error
+from jobyard_gateway.errors import bad_request
 from jobyard_gateway.settings import GatewaySettings
 from jobyard_logging import configure_logging
 from jobyard_messaging import EnvelopePublisher, OutboxRelay, Topology
 from jobyard_store import JobRepository, LogStore, connect, ensure_indexes
 
 
+@dataclass(frozen=True)
+class Adapters:
+    """Connections and stores, created inside the running event loop (PyMongo binds to it)."""
+
+    mongo: AsyncMongoClient[dict[str, Any]]
+    db: AsyncDatabase[dict[str, Any]]
+    broker: RabbitBroker
+    jobs: JobRepository
+    logs: LogStore
+    users: UserStore
+    relay: OutboxRelay
+
+
+def build_adapters(settings: GatewaySettings) -> Adapters:
+    mongo, db = connect(settings.infra)
+    broker = RabbitBroker(settings.infra.rabbitmq_url)
+    jobs = JobRepository(db)
+    # Live fan-out of job events happens in the workers' relays; the gateway only publishes.
+    relay = OutboxRelay(
+        EnvelopePublisher(broker, Topology(settings.infra.names)), jobs, None, settings.infra.names
+    )
+    return Adapters(mongo, db, broker, jobs, LogStore(db), UserStore(db), relay)
+
+
 def create_app(settings: GatewaySettings | None = None) -> Litestar:
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.infra.log_level, settings.infra.log_format)
-    mongo, db = connect(settings.infra)
-    broker = RabbitBroker(settings.infra.rabbitmq_url)
-    topology = Topology(settings.infra.names)
-    jobs, logs, users = JobRepository(db), LogStore(db), UserStore(db)
-    # Live fan-out of job events happens in the workers' relays; the gateway only publishes.
-    relay = OutboxRelay(EnvelopePublisher(broker, topology), jobs, None, settings.infra.names)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await ensure_indexes(db)
-        await users.ensure_indexes()
-        await broker.connect()
-        await topology.declare_support(broker)
+        adapters = build_adapters(settings)
+        await ensure_indexes(adapters.db)
+        await adapters.users.ensure_indexes()
+        await adapters.broker.connect()
+        await Topology(settings.infra.names).declare_support(adapters.broker)
+        app.state.adapters = adapters
         try:
             yield
         finally:
-            await broker.stop()
-            await mongo.close()
+            await adapters.broker.stop()
+            await adapters.mongo.close()
 
-    def constant(value: Any) -> Provide:
-        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+    def adapter(name: str) -> Provide:
+        def provide(state: State) -> Any:
+            return getattr(state.adapters, name)
+
+        return Provide(provide, use_cache=True, sync_to_thread=False)
 
     return Litestar(
         route_handlers=[JobController, healthz, readyz],
         dependencies={
-            "jobs": constant(jobs),
-            "logs": constant(logs),
-            "relay": constant(relay),
-            "limits": constant(settings.limits),
-            "db": constant(db),
-            "broker": constant(broker),
+            **{name: adapter(name) for name in ("jobs", "logs", "relay", "db", "broker", "users")},
+            "limits": Provide(lambda: settings.limits, use_cache=True, sync_to_thread=False),
         },
         middleware=[authentication],
-        exception_handlers={ValidationException: validation_error},
+        exception_handlers={ValidationException: bad_request, 400: bad_request},
         lifespan=[lifespan],
-        state=State({"users": users}),
+        state=State({}),
         logging_config=LoggingConfig(log_exceptions="always", configure_root_logger=False),
         openapi_config=OpenAPIConfig(title="Jobyard API", version="1.0.0", path="/schema"),
     )

@@ -18,7 +18,7 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         scheme, _, api_key = header.partition(" ")
         if scheme.lower() != "bearer" or not api_key.strip():
             raise NotAuthorizedException("missing API key: send 'Authorization: Bearer <key>'")
-        users: UserStore = connection.app.state.users
+        users: UserStore = connection.app.state.adapters.users
         user = await users.authenticate(api_key.strip())
         if user is None:
             raise NotAuthorizedException("invalid API key")

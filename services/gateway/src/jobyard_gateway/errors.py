@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import ValidationException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_422_UNPROCESSABLE_ENTITY
 
 
-def field_errors(exc: ValidationException) -> list[dict[str, str]]:
+def field_errors(exc: HTTPException) -> list[dict[str, str]]:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
@@ -17,9 +17,10 @@ def field_errors(exc: ValidationException) -> list[dict[str, str]]:
     return errors
 
 
-def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
-    errors = field_errors(exc)
-    if not errors:  # the body could not be decoded at all
+def bad_request(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Field errors become a 422 listing each field; an undecodable body stays a 400."""
+    errors = field_errors(exc) if isinstance(exc, ValidationException) else []
+    if not errors:
         return Response(
             {"status_code": 400, "detail": f"malformed request body: {exc.detail}"},
             status_code=HTTP_400_BAD_REQUEST,

@@ -4,6 +4,7 @@ from typing import Any
 
 from faststream.rabbit import RabbitBroker
 from litestar import Response, get
+from litestar.di import NamedDependency
 from pymongo.asynchronous.database import AsyncDatabase
 
 
@@ -14,7 +15,9 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", tags=["health"])
-async def readyz(db: AsyncDatabase[dict[str, Any]], broker: RabbitBroker) -> Response[dict[str, Any]]:
+async def readyz(
+    db: NamedDependency[AsyncDatabase[dict[str, Any]]], broker: NamedDependency[RabbitBroker]
+) -> Response[dict[str, Any]]:
     """Readiness: MongoDB and RabbitMQ answer."""
     checks: dict[str, bool] = {}
     try:

@@ -6,7 +6,8 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from jobyard_gateway.adapters.users import User
@@ -18,7 +19,7 @@ from jobyard_messaging import OutboxRelay
 from jobyard_store import JobDocument, JobRepository, LogStore
 
 
-async def owned_job(jobs: JobRepository, job_id: str, user: User) -> JobDocument:
+async def owned_job(jobs: NamedDependency[JobRepository], job_id: FromPath[str], user: User) -> JobDocument:
     job = await jobs.get(job_id, user_id=user.id)
     if job is None:
         raise NotFoundException(f"job {job_id} not found")
@@ -33,10 +34,10 @@ class JobController(Controller):
     async def create_job(
         self,
         request: Request[User, Any, Any],
-        data: CreateJob,
-        jobs: JobRepository,
-        relay: OutboxRelay,
-        limits: JobLimits,
+        data: JSONBody[CreateJob],
+        jobs: NamedDependency[JobRepository],
+        relay: NamedDependency[OutboxRelay],
+        limits: NamedDependency[JobLimits],
     ) -> JobView:
         """Submit a script job. It is stored `pending` and announced in the same write."""
         problems = limit_violations(data, limits)
@@ -49,7 +50,7 @@ class JobController(Controller):
 
     @get("/{job_id:str}")
     async def get_job(
-        self, request: Request[User, Any, Any], job_id: str, jobs: JobRepository
+        self, request: Request[User, Any, Any], job_id: FromPath[str], jobs: NamedDependency[JobRepository]
     ) -> JobView:
         return JobView.of(await owned_job(jobs, job_id, request.user))
 
@@ -57,9 +58,9 @@ class JobController(Controller):
     async def get_logs(
         self,
         request: Request[User, Any, Any],
-        job_id: str,
-        jobs: JobRepository,
-        logs: LogStore,
+        job_id: FromPath[str],
+        jobs: NamedDependency[JobRepository],
+        logs: NamedDependency[LogStore],
         tail: int | None = Parameter(default=None, ge=0, description="Only the last N lines."),
         after_seq: int | None = Parameter(
             default=None, ge=0, description="Only lines after this sequence number (catch-up)."

@@ -1,0 +1,55 @@
+from uuid import uuid4
+
+import pytest
+from pydantic import ValidationError
+
+from jobyard_contracts import (
+    Envelope,
+    JobAdmitted,
+    JobFailed,
+    FailureReason,
+    envelope_for,
+    parse_envelope,
+)
+from jobyard_contracts.catalog import UnknownMessageError
+
+pytestmark = pytest.mark.unit
+
+
+def make(payload=None):
+    return envelope_for(
+        payload or JobFailed(exit_code=3, reason=FailureReason.EXIT_CODE, stderr_tail="boom"),
+        job_id="job_1",
+        user_id="usr_1",
+        correlation_id=uuid4(),
+        sequence=4,
+    )
+
+
+def test_round_trip_through_json_keeps_type_and_payload():
+    envelope = make()
+    parsed = parse_envelope(envelope.model_dump(mode="json"))
+    assert parsed == envelope
+    assert parsed.type == "job.failed" and parsed.version == 1
+    assert isinstance(parsed.payload, JobFailed)
+
+
+def test_envelope_rejects_a_type_that_does_not_match_its_payload():
+    raw = make(JobAdmitted()).model_dump(mode="json")
+    raw["type"] = "job.completed"
+    with pytest.raises(ValidationError, match="envelope says job.completed"):
+        Envelope[JobAdmitted].model_validate(raw)
+
+
+def test_unknown_fields_and_types_are_rejected():
+    raw = make().model_dump(mode="json")
+    with pytest.raises(ValidationError):
+        parse_envelope({**raw, "payload": {**raw["payload"], "surprise": 1}})
+    with pytest.raises(UnknownMessageError):
+        parse_envelope({**raw, "type": "job.exploded"})
+
+
+def test_sequence_starts_at_one():
+    raw = make().model_dump(mode="json")
+    with pytest.raises(ValidationError, match="sequence"):
+        parse_envelope({**raw, "sequence": 0})

@@ -1,0 +1,79 @@
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jobyard_contracts import JobAdmitted
+from jobyard_store import Change, JobRepository, LogLine, LogStore
+from jobyard_testing.factories import make_job
+
+pytestmark = pytest.mark.integration
+
+
+async def test_create_stores_the_job_with_its_events_in_the_outbox(mongo_db):
+    jobs = JobRepository(mongo_db)
+    await jobs.ensure_indexes()
+    job = make_job()
+    applied = await jobs.create(job, [JobAdmitted()])
+    assert [e.sequence for e in applied.envelopes] == [1]
+    raw = await mongo_db["jobs"].find_one({"_id": job.id})
+    assert raw["version"] == 1 and raw["sequence"] == 1
+    assert [e["envelope"]["type"] for e in raw["outbox"]] == ["job.admitted"]
+    assert (await jobs.get(job.id)).name == job.name
+    assert await jobs.get(job.id, user_id="someone-else") is None
+
+
+async def test_concurrent_changes_all_apply_with_gapless_sequences(mongo_db):
+    jobs = JobRepository(mongo_db)
+    job = make_job(name="n")
+    await jobs.create(job, [])
+
+    def append_x(current):
+        return Change(current.model_copy(update={"name": current.name + "x"}), [JobAdmitted()])
+
+    await asyncio.gather(*(jobs.change(job.id, append_x) for _ in range(8)))
+    final = await jobs.get(job.id)
+    assert final.name == "n" + "x" * 8
+    assert (final.version, final.sequence) == (9, 8)
+    raw = await mongo_db["jobs"].find_one({"_id": job.id})
+    assert sorted(e["envelope"]["sequence"] for e in raw["outbox"]) == list(range(1, 9))
+
+
+async def test_no_change_writes_nothing(mongo_db):
+    jobs = JobRepository(mongo_db)
+    job = make_job()
+    await jobs.create(job, [])
+    applied = await jobs.change(job.id, lambda current: None)
+    assert applied.envelopes == () and (await jobs.get(job.id)).version == 1
+
+
+async def test_outbox_entries_left_behind_are_found_and_cleared(mongo_db):
+    jobs = JobRepository(mongo_db)
+    job = make_job()
+    applied = await jobs.create(job, [JobAdmitted(), JobAdmitted()])
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert await jobs.pending_outbox(older_than=datetime.now(UTC) - timedelta(hours=1)) == []
+    [(job_id, envelopes)] = await jobs.pending_outbox(older_than=later)
+    assert job_id == job.id and len(envelopes) == 2
+    await jobs.mark_published(job.id, [str(applied.envelopes[0].id)])
+    [(_, left)] = await jobs.pending_outbox(older_than=later)
+    assert [e["sequence"] for e in left] == [2]
+
+
+async def test_log_tail_returns_exactly_the_last_lines_in_order(mongo_db):
+    logs = LogStore(mongo_db)
+    await logs.ensure_indexes()
+    now = datetime.now(UTC)
+    lines = [
+        LogLine(seq=i, step=0, stream="stderr" if i % 3 == 0 else "stdout", text=f"l{i}", at=now)
+        for i in range(1, 11)
+    ]
+    await logs.append("j", lines)
+    await logs.append("j", lines[-2:])  # a replayed write is skipped, not duplicated
+    assert [line.text for line in await logs.tail("j", 3)] == ["l8", "l9", "l10"]
+    assert len(await logs.tail("j")) == 10
+    assert await logs.tail("j", 0) == []
+    assert [line.seq for line in await logs.tail("j", 2, stream="stderr")] == [6, 9]
+    assert [line.seq for line in await logs.after("j", 8)] == [9, 10]
+    assert await logs.count("j", 0, "stderr") == 3
+    assert await logs.last_seq("j") == 10

@@ -1,0 +1,89 @@
+"""Bad input gets a clear 4xx naming the field, and stores nothing."""
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from jobyard_gateway.adapters.users import UserStore
+from jobyard_gateway.app import create_app
+from jobyard_gateway.settings import GatewaySettings, JobLimits
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def client(infra, mongo_db):
+    """The app on its own database; the test inspects that database with its own client."""
+    namespace = mongo_db.name
+    settings = GatewaySettings(
+        infra=infra.model_copy(update={"namespace": namespace}),
+        limits=JobLimits(max_memory_mb=4096),
+    )
+    _, key = await UserStore(mongo_db).create("alice")
+    async with AsyncTestClient(create_app(settings)) as client:
+        client.headers["Authorization"] = f"Bearer {key}"
+        client.db = mongo_db
+        yield client
+
+
+async def stored_jobs(client) -> int:
+    return await client.db["jobs"].count_documents({})
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"script": "echo"}, "name"),
+        ({"name": "a"}, "script"),
+        ({"name": "a", "script": "echo", "vcpus": 0}, "vcpus"),
+        ({"name": "a", "script": "echo", "memory_mb": 8192}, "memory_mb"),
+        ({"name": "a", "script": "echo", "colour": "blue"}, "colour"),
+        ({"name": "a", "script": "echo", "timeout": -1}, "timeout"),
+        ({"name": "a b", "script": "echo"}, "name"),
+        ({"name": "a", "script": "echo", "env": {"BAD-NAME": "x"}}, "env"),
+        ({"name": "a", "script": "echo", "vcpus": "four"}, "vcpus"),
+    ],
+)
+async def test_invalid_fields_are_a_422_naming_the_field(client, body, field):
+    response = await client.post("/v1/jobs", json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()
+    assert field in error["detail"]
+    assert field in {e["field"].split(".")[0] for e in error["errors"]}
+    assert await stored_jobs(client) == 0
+
+
+async def test_malformed_json_is_a_400_and_stores_nothing(client):
+    response = await client.post(
+        "/v1/jobs", content=b'{"name": "a", "script": ', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert "malformed" in response.json()["detail"]
+    assert await stored_jobs(client) == 0
+
+
+async def test_missing_or_wrong_api_key_is_a_401(client):
+    key = client.headers.pop("Authorization")
+    missing = await client.get("/v1/jobs/job_x")
+    assert missing.status_code == 401 and "missing API key" in missing.json()["detail"]
+    wrong = await client.get("/v1/jobs/job_x", headers={"Authorization": "Bearer jy_nope"})
+    assert wrong.status_code == 401 and "invalid API key" in wrong.json()["detail"]
+    client.headers["Authorization"] = key
+
+
+async def test_another_users_job_is_a_404_like_a_missing_one(client):
+    created = await client.post("/v1/jobs", json={"name": "mine", "script": "echo"})
+    assert created.status_code == 201
+    job_id = created.json()["id"]
+    _, bob_key = await UserStore(client.db).create("bob")
+    bob = {"Authorization": f"Bearer {bob_key}"}
+    assert (await client.get(f"/v1/jobs/{job_id}", headers=bob)).status_code == 404
+    assert (await client.get(f"/v1/jobs/{job_id}/logs", headers=bob)).status_code == 404
+    assert (await client.get("/v1/jobs/job_missing")).status_code == 404
+    assert (await client.get(f"/v1/jobs/{job_id}")).json()["status"] == "pending"
+
+
+async def test_health_is_public(client):
+    client.headers.pop("Authorization")
+    assert (await client.get("/healthz")).status_code == 200
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ok", "mongodb": True, "rabbitmq": True}
