@@ -43,23 +43,32 @@ spawn() { # name command... : start in its own session, remember its pid
   echo $! >"$RUN/$name.pid"
 }
 
-python_and_uv() {
-  local py=""
-  for candidate in "${JOBYARD_PYTHON:-}" "$(command -v python3.13 || true)" \
-      "$(command -v pyenv >/dev/null && echo "$(pyenv root)/versions/3.13.0/bin/python3.13")" \
-      /root/.pyenv/versions/3.13.0/bin/python3.13; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ]; then py="$candidate"; break; fi
+real_python() { # prints the real executable of a working Python 3.13, or nothing
+  local candidate
+  for candidate in "${JOBYARD_PYTHON:-}" "$HOME"/.pyenv/versions/3.13*/bin/python3.13 \
+      "$(command -v python3.13 || true)"; do
+    [ -n "$candidate" ] && [ -x "$candidate" ] || continue
+    "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 13); print(sys.executable)' 2>/dev/null && return 0
   done
-  if ! command -v uv >/dev/null; then
-    local pybin; pybin="$(dirname "${py:-/usr/bin/python3}")"
-    [ -x "$pybin/uv" ] || { say "installing uv"; "${py:-python3}" -m pip install -q uv 2>/dev/null \
-      || "${py:-python3}" -m pip install -q --break-system-packages uv; }
-    export PATH="$pybin:$HOME/.local/bin:$PATH"
+  return 0
+}
+
+python_and_uv() {
+  local py; py="$(real_python)"
+  if [ -n "$py" ] && [ -x "$(dirname "$py")/uv" ]; then
+    UV="$(dirname "$py")/uv"
+  elif uv --version >/dev/null 2>&1; then
+    UV="$(command -v uv)"
+  else
+    say "installing uv"
+    local pip_python="${py:-python3}"
+    "$pip_python" -m pip install -q uv 2>/dev/null || "$pip_python" -m pip install -q --break-system-packages uv
+    UV="$("$pip_python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/uv"
   fi
-  if [ -z "$py" ]; then say "installing Python 3.13 with uv"; uv python install 3.13; py="$(uv python find 3.13)"; fi
+  if [ -z "$py" ]; then say "installing Python 3.13 with uv"; "$UV" python install 3.13; py="$("$UV" python find 3.13)"; fi
   export UV_PYTHON="$py"
   say "syncing the uv workspace (python: $py)"
-  (cd "$ROOT" && uv sync --all-packages --frozen -q 2>/dev/null || uv sync --all-packages -q)
+  (cd "$ROOT" && "$UV" sync --all-packages --frozen -q)
 }
 
 docker_engine() {

@@ -15,7 +15,8 @@ INSPECT_SANDBOX = r"""
 if [ -f /sys/fs/cgroup/cpu.max ]; then
   read quota period < /sys/fs/cgroup/cpu.max; memory=$(cat /sys/fs/cgroup/memory.max)
 else
-  quota=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us); period=$(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)
+  quota=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)
+  period=$(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)
   memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)
 fi
 echo "cpu=$quota/$period"
@@ -32,10 +33,12 @@ async def test_a_script_job_completes_with_its_output_in_order(api):
     # is the order Docker read them in, so writes to different streams are spaced out here.
     script = "echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three"
     job = await submit(api, name="hello", script=script)
-    assert job["status"] == "pending" and job["plan"][0]["status"] == "pending"
+    assert job["status"] == "pending"
+    assert job["plan"][0]["status"] == "pending"
     done = await wait_for_status(api, job["id"])
     assert done["status"] == "completed", done
-    assert done["exit_code"] == 0 and done["progress"] == {"completed_steps": 1, "total_steps": 1}
+    assert done["exit_code"] == 0
+    assert done["progress"] == {"completed_steps": 1, "total_steps": 1}
     output = await logs(api, job["id"])
     assert [(line["stream"], line["text"]) for line in output["lines"]] == [
         ("stdout", "one"),
@@ -49,7 +52,11 @@ async def test_a_failing_script_fails_with_its_exit_code_and_stderr_tail(api):
     script = "echo working; for i in $(seq 1 30); do echo problem $i >&2; done; exit 3"
     job = await submit(api, name="broken", script=script)
     done = await wait_for_status(api, job["id"])
-    assert (done["status"], done["exit_code"], done["reason"]) == ("failed", 3, "non-zero exit code")
+    assert (done["status"], done["exit_code"], done["reason"]) == (
+        "failed",
+        3,
+        "non-zero exit code",
+    )
     tail = done["stderr_tail"].splitlines()
     assert tail == [f"problem {i}" for i in range(11, 31)]
 
@@ -78,7 +85,9 @@ async def test_limits_user_capabilities_and_network_are_applied_inside_the_sandb
 
 
 async def test_env_reaches_the_script(api):
-    job = await submit(api, name="env", script='echo "$GREETING $WHO"', env={"GREETING": "hi", "WHO": "there"})
+    job = await submit(
+        api, name="env", script='echo "$GREETING $WHO"', env={"GREETING": "hi", "WHO": "there"}
+    )
     await wait_for_status(api, job["id"], {"completed"})
     assert (await logs(api, job["id"]))["text"] == "hi there\n"
     assert (await api.get(f"/v1/jobs/{job['id']}")).json()["env_keys"] == ["GREETING", "WHO"]

@@ -70,7 +70,9 @@ def envelope_for[P: Payload](
     occurred_at: datetime | None = None,
 ) -> Envelope[P]:
     """Wrap a payload in a fresh envelope."""
-    return Envelope[type(payload)](  # type: ignore[valid-type]
+    # Parameterised with the payload's concrete class so it serialises every payload field.
+    concrete: type[Envelope[P]] = Envelope.__class_getitem__(type(payload))  # type: ignore[assignment]
+    return concrete(
         id=uuid4(),
         type=payload.TYPE,
         version=payload.VERSION,

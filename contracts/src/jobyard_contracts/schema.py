@@ -121,7 +121,7 @@ def check_against(directory: Path) -> list[str]:
         model = current.get(mtype)
         if model is None:
             problems.append(f"{mtype}: message removed")
-        elif model.VERSION == old_version:
+        elif old_version == model.VERSION:
             problems.extend(
                 f"{mtype} v{old_version}: {p}"
                 for p in incompatibilities(old, message_schema(model))

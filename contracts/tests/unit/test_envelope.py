@@ -5,9 +5,9 @@ from pydantic import ValidationError
 
 from jobyard_contracts import (
     Envelope,
+    FailureReason,
     JobAdmitted,
     JobFailed,
-    FailureReason,
     envelope_for,
     parse_envelope,
 )
@@ -30,14 +30,15 @@ def test_round_trip_through_json_keeps_type_and_payload():
     envelope = make()
     parsed = parse_envelope(envelope.model_dump(mode="json"))
     assert parsed == envelope
-    assert parsed.type == "job.failed" and parsed.version == 1
+    assert parsed.type == "job.failed"
+    assert parsed.version == 1
     assert isinstance(parsed.payload, JobFailed)
 
 
 def test_envelope_rejects_a_type_that_does_not_match_its_payload():
     raw = make(JobAdmitted()).model_dump(mode="json")
     raw["type"] = "job.completed"
-    with pytest.raises(ValidationError, match="envelope says job.completed"):
+    with pytest.raises(ValidationError, match=r"envelope says job\.completed"):
         Envelope[JobAdmitted].model_validate(raw)
 
 

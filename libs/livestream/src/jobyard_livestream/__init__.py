@@ -24,7 +24,7 @@ class LiveStream:
             return
         try:
             await self._client.publish(subject, json.dumps(message, default=str).encode())
-        except Exception:  # noqa: BLE001 - live fan-out is best effort by design
+        except Exception:
             return
 
     @asynccontextmanager

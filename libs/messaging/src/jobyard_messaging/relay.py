@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobyard_contracts import Envelope, Payload, WireNames
+from jobyard_contracts import WireNames
 from jobyard_livestream import LiveStream
 from jobyard_logging import get_logger
 from jobyard_messaging.publisher import EnvelopePublisher
@@ -41,7 +41,7 @@ class OutboxRelay:
         raw = [e.model_dump(mode="json") for e in applied.envelopes]
         try:
             await self._send(applied.job.id, raw)
-        except Exception:  # noqa: BLE001 - the entries stay in the outbox for the sweeper
+        except Exception:
             log.warning("outbox delivery deferred", job_id=applied.job.id, exc_info=True)
 
     async def sweep_once(self, min_age: timedelta) -> int:
@@ -59,7 +59,7 @@ class OutboxRelay:
         while True:
             try:
                 await self.sweep_once(min_age)
-            except Exception:  # noqa: BLE001 - keep sweeping through broker or store outages
+            except Exception:
                 log.warning("outbox sweep failed", exc_info=True)
             await asyncio.sleep(every)
 
@@ -71,5 +71,3 @@ class OutboxRelay:
             subject = self._names.live_events_subject(job_id)
             for envelope in ordered:
                 await self._live.publish(subject, envelope)
-
-

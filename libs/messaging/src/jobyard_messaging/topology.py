@@ -3,7 +3,7 @@ dead-letter queue and delivery limit, and a stream queue that retains every mess
 
 from __future__ import annotations
 
-from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue, QueueType
+from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 
 from jobyard_contracts import Payload, WireNames
 

@@ -13,7 +13,9 @@ from jobyard_store.jobs import Applied, Change, Decide, JobNotFoundError, JobRep
 from jobyard_store.logs import LogLine, LogStore, Stream
 
 
-def connect(settings: InfraSettings) -> tuple[AsyncMongoClient[dict[str, Any]], AsyncDatabase[dict[str, Any]]]:
+def connect(
+    settings: InfraSettings,
+) -> tuple[AsyncMongoClient[dict[str, Any]], AsyncDatabase[dict[str, Any]]]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=10_000
     )

@@ -114,9 +114,9 @@ class JobRepository:
             await asyncio.sleep(random.uniform(0.001, 0.02))
         raise ConcurrentChangeError(f"job {job_id}: too many concurrent changes")
 
-    async def pending_outbox(self, *, older_than: datetime, limit: int = 100) -> list[
-        tuple[str, list[dict[str, Any]]]
-    ]:
+    async def pending_outbox(
+        self, *, older_than: datetime, limit: int = 100
+    ) -> list[tuple[str, list[dict[str, Any]]]]:
         """Jobs whose outbox holds entries written before `older_than` (left by a crash)."""
         cursor = self.collection.find(
             {"outbox": {"$elemMatch": {"added_at": {"$lt": older_than}}}},

@@ -17,7 +17,8 @@ async def test_create_stores_the_job_with_its_events_in_the_outbox(mongo_db):
     applied = await jobs.create(job, [JobAdmitted()])
     assert [e.sequence for e in applied.envelopes] == [1]
     raw = await mongo_db["jobs"].find_one({"_id": job.id})
-    assert raw["version"] == 1 and raw["sequence"] == 1
+    assert raw["version"] == 1
+    assert raw["sequence"] == 1
     assert [e["envelope"]["type"] for e in raw["outbox"]] == ["job.admitted"]
     assert (await jobs.get(job.id)).name == job.name
     assert await jobs.get(job.id, user_id="someone-else") is None
@@ -44,7 +45,8 @@ async def test_no_change_writes_nothing(mongo_db):
     job = make_job()
     await jobs.create(job, [])
     applied = await jobs.change(job.id, lambda current: None)
-    assert applied.envelopes == () and (await jobs.get(job.id)).version == 1
+    assert applied.envelopes == ()
+    assert (await jobs.get(job.id)).version == 1
 
 
 async def test_outbox_entries_left_behind_are_found_and_cleared(mongo_db):
@@ -54,7 +56,8 @@ async def test_outbox_entries_left_behind_are_found_and_cleared(mongo_db):
     later = datetime.now(UTC) + timedelta(seconds=1)
     assert await jobs.pending_outbox(older_than=datetime.now(UTC) - timedelta(hours=1)) == []
     [(job_id, envelopes)] = await jobs.pending_outbox(older_than=later)
-    assert job_id == job.id and len(envelopes) == 2
+    assert job_id == job.id
+    assert len(envelopes) == 2
     await jobs.mark_published(job.id, [str(applied.envelopes[0].id)])
     [(_, left)] = await jobs.pending_outbox(older_than=later)
     assert [e["sequence"] for e in left] == [2]

@@ -17,9 +17,7 @@ def make_job(steps: int = 1, **overrides: Any) -> JobDocument:
         "name": "test",
         "image": "jobyard/sandbox-minimal:latest",
         "resources": Resources(vcpus=1, memory_mb=256, timeout_seconds=None),
-        "steps": [
-            StepState(index=i, title=f"step {i}", script=f"echo {i}") for i in range(steps)
-        ],
+        "steps": [StepState(index=i, title=f"step {i}", script=f"echo {i}") for i in range(steps)],
         "created_at": datetime.now(UTC),
         "correlation_id": str(uuid4()),
     }

@@ -29,7 +29,9 @@ async def wait_for_depth(url: str, queue: str, depth: int, timeout: float = 20) 
     return current
 
 
-async def read_history(url: str, stream: str, job_id: str, expected: int, timeout: float = 20) -> list[dict[str, Any]]:
+async def read_history(
+    url: str, stream: str, job_id: str, expected: int, timeout: float = 20
+) -> list[dict[str, Any]]:
     """The job's messages in the retained stream, read from its first offset."""
     connection = await aio_pika.connect(url)
     found: list[dict[str, Any]] = []

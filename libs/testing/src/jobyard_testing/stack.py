@@ -57,7 +57,9 @@ class Stack:
         while time.monotonic() < deadline:
             process = self.processes[service]
             if process.poll() is not None:
-                raise RuntimeError(f"{service} exited with {process.returncode}: {self.log(service)}")
+                raise RuntimeError(
+                    f"{service} exited with {process.returncode}: {self.log(service)}"
+                )
             try:
                 if httpx.get(url, timeout=2).status_code == 200:
                     return

@@ -101,7 +101,7 @@ class Worker:
             await self._nats.connect(
                 self.infra.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=1
             )
-        except Exception:  # noqa: BLE001 - live fan-out is optional for correctness
+        except Exception:
             self.log.warning("nats unavailable; live streams disabled", exc_info=True)
 
     async def _after_startup(self) -> None:
@@ -115,7 +115,7 @@ class Worker:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a background loop must outlive one failure
+            except Exception:
                 self.log.exception("background task crashed; restarting")
                 await asyncio.sleep(1)
 
@@ -130,7 +130,7 @@ class Worker:
     async def healthy(self) -> bool:
         try:
             await self.db.command("ping")
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
         return await self.broker.ping(timeout=2.0)
 
@@ -138,7 +138,9 @@ class Worker:
         @get
         async def healthz(scope: Any) -> AsgiResponse:
             if await self.healthy():
-                return AsgiResponse(b'{"status":"ok"}', 200, headers={"content-type": "application/json"})
+                return AsgiResponse(
+                    b'{"status":"ok"}', 200, headers={"content-type": "application/json"}
+                )
             return AsgiResponse(b'{"status":"unavailable"}', 503)
 
         return AsgiFastStream(

@@ -57,7 +57,9 @@ async def test_a_change_is_published_and_retained_in_the_history_stream(worker):
     assert worker.received[0].id == applied.envelopes[0].id
     raw = await worker.db["jobs"].find_one({"_id": applied.job.id})
     assert raw["outbox"] == []
-    history = await read_history(worker.infra.rabbitmq_url, worker.names.history_stream, applied.job.id, 1)
+    history = await read_history(
+        worker.infra.rabbitmq_url, worker.names.history_stream, applied.job.id, 1
+    )
     assert [m["id"] for m in history] == [str(applied.envelopes[0].id)]
 
 

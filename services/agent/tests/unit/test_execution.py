@@ -42,7 +42,10 @@ def test_first_running_step_starts_the_job_and_a_duplicate_is_ignored():
     change = record_step_started(job, SandboxStarted(step_index=0, host="h", container="c"))
     assert change.job.status is JobStatus.RUNNING
     assert [type(e) for e in change.events] == [JobStarted]
-    assert record_step_started(change.job, SandboxStarted(step_index=0, host="h", container="c")) is None
+    assert (
+        record_step_started(change.job, SandboxStarted(step_index=0, host="h", container="c"))
+        is None
+    )
 
 
 def test_a_clean_exit_of_the_last_step_completes_the_job():

@@ -16,7 +16,9 @@ cli.add_typer(users_cli, name="users")
 
 
 @users_cli.command("create")
-def create_user(name: str, key_only: bool = typer.Option(False, help="Print only the key.")) -> None:
+def create_user(
+    name: str, key_only: bool = typer.Option(False, help="Print only the key.")
+) -> None:
     """Create a user and print its API key (shown once; only its hash is stored)."""
 
     async def run() -> tuple[str, str]:

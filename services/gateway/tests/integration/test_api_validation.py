@@ -54,7 +54,9 @@ async def test_invalid_fields_are_a_422_naming_the_field(client, body, field):
 
 async def test_malformed_json_is_a_400_and_stores_nothing(client):
     response = await client.post(
-        "/v1/jobs", content=b'{"name": "a", "script": ', headers={"content-type": "application/json"}
+        "/v1/jobs",
+        content=b'{"name": "a", "script": ',
+        headers={"content-type": "application/json"},
     )
     assert response.status_code == 400, response.text
     assert "malformed" in response.json()["detail"]
@@ -64,9 +66,11 @@ async def test_malformed_json_is_a_400_and_stores_nothing(client):
 async def test_missing_or_wrong_api_key_is_a_401(client):
     key = client.headers.pop("Authorization")
     missing = await client.get("/v1/jobs/job_x")
-    assert missing.status_code == 401 and "missing API key" in missing.json()["detail"]
+    assert missing.status_code == 401
+    assert "missing API key" in missing.json()["detail"]
     wrong = await client.get("/v1/jobs/job_x", headers={"Authorization": "Bearer jy_nope"})
-    assert wrong.status_code == 401 and "invalid API key" in wrong.json()["detail"]
+    assert wrong.status_code == 401
+    assert "invalid API key" in wrong.json()["detail"]
     client.headers["Authorization"] = key
 
 
@@ -86,4 +90,9 @@ async def test_health_is_public(client):
     client.headers.pop("Authorization")
     assert (await client.get("/healthz")).status_code == 200
     ready = await client.get("/readyz")
-    assert ready.status_code == 200 and ready.json() == {"status": "ok", "mongodb": True, "rabbitmq": True}
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "status": "ok",
+        "mongodb": True,
+        "rabbitmq": True,
+    }

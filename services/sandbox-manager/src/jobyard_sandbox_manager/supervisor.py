@@ -9,6 +9,7 @@ containers are found by name, output resumes after the lines already stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from datetime import UTC, datetime
 from typing import Final, Literal
@@ -54,10 +55,8 @@ class RunSupervisor:
             self._spawn(job.id)
         while True:
             await self._claim_requested()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def _claim_requested(self) -> None:
@@ -88,7 +87,7 @@ class RunSupervisor:
         with bound(job_id=job_id):
             try:
                 await self._drive_run(job_id)
-            except Exception as exc:  # noqa: BLE001 - any sandbox failure fails the step, clearly
+            except Exception as exc:
                 self._worker.log.exception("sandbox run failed")
                 await self._record_exit(job_id, -1, FailureReason.SANDBOX_ERROR, str(exc)[-2000:])
 
@@ -139,7 +138,9 @@ class RunSupervisor:
         )
         await self._worker.relay.deliver(applied)
 
-    async def _store_output(self, job: JobDocument, container: str, deadline: datetime | None) -> bool:
+    async def _store_output(
+        self, job: JobDocument, container: str, deadline: datetime | None
+    ) -> bool:
         """Store and publish both streams until the container exits; kill it at the deadline.
 
         Returns whether it was killed for exceeding its timeout.
@@ -202,7 +203,7 @@ class RunSupervisor:
         try:
             for frame in self._sandboxes.follow(container, stream, skip):
                 loop.call_soon_threadsafe(queue.put_nowait, frame)
-        except BaseException as exc:  # noqa: BLE001 - handed to the event loop to raise there
+        except BaseException as exc:
             loop.call_soon_threadsafe(queue.put_nowait, exc)
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, _END)

@@ -2,7 +2,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jobyard_contracts import FailureReason, Resources, RunStep, SandboxExited, SandboxStarted, WireNames
+from jobyard_contracts import (
+    FailureReason,
+    Resources,
+    RunStep,
+    SandboxExited,
+    SandboxStarted,
+    WireNames,
+)
 from jobyard_sandbox_manager.domain import runs
 from jobyard_sandbox_manager.domain.log_lines import in_time_order, parse_frame
 from jobyard_store import SandboxState
@@ -34,9 +41,16 @@ def test_a_run_is_accepted_claimed_started_and_exited_once_each():
 
 def test_exit_reasons():
     assert runs.classify_exit(0, oom_killed=False, killed_for_timeout=False) is None
-    assert runs.classify_exit(2, oom_killed=False, killed_for_timeout=False) is FailureReason.EXIT_CODE
-    assert runs.classify_exit(137, oom_killed=True, killed_for_timeout=False) is FailureReason.OUT_OF_MEMORY
-    assert runs.classify_exit(137, oom_killed=False, killed_for_timeout=True) is FailureReason.TIMEOUT
+    assert (
+        runs.classify_exit(2, oom_killed=False, killed_for_timeout=False) is FailureReason.EXIT_CODE
+    )
+    assert (
+        runs.classify_exit(137, oom_killed=True, killed_for_timeout=False)
+        is FailureReason.OUT_OF_MEMORY
+    )
+    assert (
+        runs.classify_exit(137, oom_killed=False, killed_for_timeout=True) is FailureReason.TIMEOUT
+    )
 
 
 def test_container_spec_carries_limits_and_caps_vcpus_at_the_host():

@@ -23,8 +23,10 @@ async def readyz(
     try:
         await db.command("ping")
         checks["mongodb"] = True
-    except Exception:  # noqa: BLE001
+    except Exception:
         checks["mongodb"] = False
     checks["rabbitmq"] = await broker.ping(timeout=2.0)
     ok = all(checks.values())
-    return Response({"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503)
+    return Response(
+        {"status": "ok" if ok else "unavailable", **checks}, status_code=200 if ok else 503
+    )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException
 from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -19,7 +19,9 @@ from jobyard_messaging import OutboxRelay
 from jobyard_store import JobDocument, JobRepository, LogStore
 
 
-async def owned_job(jobs: NamedDependency[JobRepository], job_id: FromPath[str], user: User) -> JobDocument:
+async def owned_job(
+    jobs: NamedDependency[JobRepository], job_id: FromPath[str], user: User
+) -> JobDocument:
     job = await jobs.get(job_id, user_id=user.id)
     if job is None:
         raise NotFoundException(f"job {job_id} not found")
@@ -50,7 +52,10 @@ class JobController(Controller):
 
     @get("/{job_id:str}")
     async def get_job(
-        self, request: Request[User, Any, Any], job_id: FromPath[str], jobs: NamedDependency[JobRepository]
+        self,
+        request: Request[User, Any, Any],
+        job_id: FromPath[str],
+        jobs: NamedDependency[JobRepository],
     ) -> JobView:
         return JobView.of(await owned_job(jobs, job_id, request.user))
 

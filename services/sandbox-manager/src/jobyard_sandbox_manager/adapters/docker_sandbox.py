@@ -7,7 +7,9 @@ limits. Its /workspace is a named volume that outlives the container for later s
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 
 import docker
@@ -95,22 +97,16 @@ class DockerSandboxes:
         return int(self._docker.api.wait(name)["StatusCode"])
 
     def kill(self, name: str) -> None:
-        try:
+        with suppress(NotFound, APIError):  # already gone or already stopped
             self._docker.api.kill(name)
-        except (NotFound, APIError):
-            pass  # already gone or already stopped
 
     def remove(self, name: str) -> None:
-        try:
+        with contextlib.suppress(NotFound):
             self._docker.api.remove_container(name, force=True)
-        except NotFound:
-            pass
 
     def remove_volume(self, name: str) -> None:
-        try:
+        with contextlib.suppress(NotFound):
             self._docker.volumes.get(name).remove(force=True)
-        except NotFound:
-            pass
 
     def _find(self, name: str) -> Container | None:
         try:

@@ -44,7 +44,8 @@ def record_started(job: JobDocument) -> Change | None:
     run = job.sandbox
     if run is None or run.state is not SandboxState.STARTING:
         return None
-    assert run.host is not None and run.container is not None
+    assert run.host is not None
+    assert run.container is not None
     started = run.model_copy(update={"state": SandboxState.RUNNING, "started_at": _now()})
     return Change(
         job.model_copy(update={"sandbox": started}),

@@ -1,0 +1,38 @@
+# The two commands of the README: `make demo` (set up, run a real job) and `make test`.
+SHELL := /bin/bash
+VENV := .venv/bin
+
+.PHONY: up down status demo test lint contracts openapi bench infra
+
+infra:            ## install and start Docker, RabbitMQ, NATS, the stand-ins, the sandbox image
+	scripts/stack.sh infra
+
+up:               ## infra + every service as its own process (gateway on :8080)
+	scripts/stack.sh up
+
+down:             ## stop the services and stand-ins `up` started
+	scripts/stack.sh down
+
+status:
+	scripts/stack.sh status
+
+demo: up          ## bring everything up and run a real script job end to end
+	$(VENV)/python scripts/demo.py
+
+lint:
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+	$(VENV)/mypy
+
+contracts:        ## regenerate the committed JSON Schema and AsyncAPI documents
+	$(VENV)/jobyard-contracts write
+	$(VENV)/python scripts/openapi.py write
+
+test: infra       ## set up, lint, check published contracts, run every test
+	$(MAKE) lint
+	$(VENV)/jobyard-contracts check
+	$(VENV)/python scripts/openapi.py check
+	$(VENV)/pytest
+
+bench: up         ## Jobyard vs raw `docker run`, side by side
+	$(VENV)/python bench/echo_job.py

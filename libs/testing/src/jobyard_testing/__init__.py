@@ -1,0 +1,1 @@
+"""Pytest fixtures and helpers that run against real infrastructure."""
