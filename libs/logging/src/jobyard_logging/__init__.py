@@ -1,4 +1,8 @@
-"""structlog configured once: JSON lines on stdout with contextvars (job_id, correlation_id)."""
+"""structlog configured once: JSON lines on stdout with contextvars (job_id, correlation_id).
+
+Library logs (FastStream, aio-pika, uvicorn, Litestar) go through the same renderer, so every
+line a service prints is one JSON object an operator can filter by job or correlation id.
+"""
 
 from __future__ import annotations
 
@@ -19,18 +23,35 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.EventRenamer("msg"), renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    # Libraries (FastStream, aio-pika, uvicorn) log through stdlib: same level, same stream.
-    logging.basicConfig(stream=sys.stdout, level=level, format="%(name)s %(levelname)s %(message)s")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.EventRenamer("msg"),
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream", "litestar"):
+        library = logging.getLogger(name)
+        library.handlers[:] = []
+        library.propagate = True
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
 

@@ -87,6 +87,13 @@ class Worker:
                 self.log.info("job no longer exists; message ignored", type=msg.type)
                 return None
             await self.relay.deliver(applied)
+            if applied.envelopes:
+                self.log.info(
+                    "job changed",
+                    cause=msg.type,
+                    status=applied.job.status,
+                    events=[e.type for e in applied.envelopes],
+                )
             return applied
 
     def background(self, task: BackgroundTask) -> None:
