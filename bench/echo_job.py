@@ -21,9 +21,10 @@ import subprocess
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 
 import httpx
+
+from jobyard_gateway.admin import create_user_key
 
 IMAGE = "jobyard/sandbox-minimal:latest"
 
@@ -75,20 +76,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--url", default=os.environ.get("JOBYARD_URL", "http://127.0.0.1:8080"))
     args = parser.parse_args()
-    admin = Path(sys.executable).parent / "jobyard-admin"
-    env = {
-        **os.environ,
-        "JOBYARD_MONGODB_URL": os.environ.get(
-            "MONGODB_URL", "mongodb://127.0.0.1:27017/?directConnection=true"
-        ),
-    }
-    key = subprocess.run(
-        [admin, "users", "create", f"bench-{int(time.time())}", "--key-only"],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout.strip()
+    _, key = create_user_key(f"bench-{int(time.time())}")
     client = httpx.Client(base_url=args.url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
 
     raw_docker_run(), jobyard_run(client)  # warm caches on both paths

@@ -7,12 +7,12 @@ number, as a reconnecting client would).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
+
+from jobyard_gateway.admin import create_user_key
 
 BASE_URL = os.environ.get(
     "JOBYARD_URL", f"http://127.0.0.1:{os.environ.get('JOBYARD_GATEWAY_PORT', '8080')}"
@@ -32,20 +32,7 @@ echo "a warning on stderr" >&2
 
 
 def main() -> int:
-    admin = Path(sys.executable).parent / "jobyard-admin"
-    env = {
-        **os.environ,
-        "JOBYARD_MONGODB_URL": os.environ.get(
-            "MONGODB_URL", "mongodb://127.0.0.1:27017/?directConnection=true"
-        ),
-    }
-    key = subprocess.run(
-        [admin, "users", "create", f"demo-{int(time.time())}", "--key-only"],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout.strip()
+    _, key = create_user_key(f"demo-{int(time.time())}")
     client = httpx.Client(base_url=BASE_URL, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     job = client.post(
         "/v1/jobs",

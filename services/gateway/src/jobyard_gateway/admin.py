@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import typer
+from pymongo.errors import DuplicateKeyError
 
 from jobyard_gateway.adapters.users import UserStore
 from jobyard_settings import InfraSettings
@@ -15,14 +16,11 @@ users_cli = typer.Typer(help="Users and API keys.", no_args_is_help=True)
 cli.add_typer(users_cli, name="users")
 
 
-@users_cli.command("create")
-def create_user(
-    name: str, key_only: bool = typer.Option(False, help="Print only the key.")
-) -> None:
-    """Create a user and print its API key (shown once; only its hash is stored)."""
+def create_user_key(name: str, infra: InfraSettings | None = None) -> tuple[str, str]:
+    """Create a user; returns its id and API key (shown once; only its hash is stored)."""
 
     async def run() -> tuple[str, str]:
-        client, db = connect(InfraSettings())
+        client, db = connect(infra or InfraSettings())
         try:
             store = UserStore(db)
             await store.ensure_indexes()
@@ -31,5 +29,16 @@ def create_user(
         finally:
             await client.close()
 
-    user_id, key = asyncio.run(run())
+    return asyncio.run(run())
+
+
+@users_cli.command("create")
+def create_user(
+    name: str, key_only: bool = typer.Option(False, help="Print only the key.")
+) -> None:
+    """Create a user and print its API key."""
+    try:
+        user_id, key = create_user_key(name)
+    except DuplicateKeyError:
+        raise typer.BadParameter(f"a user named {name!r} already exists") from None
     typer.echo(key if key_only else f"user {name} ({user_id})\napi key: {key}")
