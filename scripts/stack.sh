@@ -66,7 +66,7 @@ python_and_uv() {
     UV="$("$pip_python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/uv"
   fi
   if [ -z "$py" ]; then say "installing Python 3.13 with uv"; "$UV" python install 3.13; py="$("$UV" python find 3.13)"; fi
-  export UV_PYTHON="$py"
+  export UV_PYTHON="$py" UV_NATIVE_TLS=1  # trust the system CA store (proxies, private CAs)
   say "syncing the uv workspace (python: $py)"
   (cd "$ROOT" && "$UV" sync --all-packages --frozen -q)
 }
