@@ -12,7 +12,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VAR="$ROOT/var"; LOG="$VAR/log"; RUN="$VAR/run"; DATA="$VAR/data"
 CACHE="${JOBYARD_CACHE:-/var/cache/jobyard}"
-ROOTFS_IMAGE="jobyard/rootfs:bookworm"
+ROOTFS_PACKAGES="python3,ca-certificates,openssh-server"
+# The rootfs image is named after its package list, so changing the list rebuilds it.
+ROOTFS_IMAGE="jobyard/rootfs:bookworm-$(echo "$ROOTFS_PACKAGES" | md5sum | cut -c1-8)"
 SANDBOX_IMAGE="jobyard/sandbox-minimal:latest"
 MONGO_PORT="${JOBYARD_MONGO_STANDIN_PORT:-27017}"
 S3_PORT="${JOBYARD_S3_STANDIN_PORT:-9000}"
@@ -114,16 +116,19 @@ standins() {
 sandbox_images() {
   if ! docker image inspect "$ROOTFS_IMAGE" >/dev/null 2>&1; then
     apt_install debootstrap
-    if [ ! -x "$CACHE/rootfs/usr/bin/python3" ]; then
-      say "building the Debian rootfs offline with debootstrap (about a minute)"
-      rm -rf "$CACHE/rootfs"; mkdir -p "$CACHE"
-      debootstrap --variant=minbase --include=python3,ca-certificates bookworm "$CACHE/rootfs" \
+    local dir="$CACHE/${ROOTFS_IMAGE##*:}"
+    if [ ! -f "$dir/.complete" ]; then
+      say "building the Debian rootfs with debootstrap (about a minute)"
+      rm -rf "$dir"; mkdir -p "$CACHE"
+      debootstrap --variant=minbase --include="$ROOTFS_PACKAGES" bookworm "$dir" \
         http://deb.debian.org/debian >"$LOG/debootstrap.log" 2>&1 || { tail -20 "$LOG/debootstrap.log" >&2; return 1; }
+      touch "$dir/.complete"
     fi
-    tar -C "$CACHE/rootfs" -c . | docker import - "$ROOTFS_IMAGE" >/dev/null
+    tar -C "$dir" --exclude=./.complete -c . | docker import - "$ROOTFS_IMAGE" >/dev/null
   fi
   say "building $SANDBOX_IMAGE (cached)"
-  DOCKER_BUILDKIT=0 docker build --network=none -q -t "$SANDBOX_IMAGE" "$ROOT/sandbox-images/minimal" >/dev/null
+  DOCKER_BUILDKIT=0 docker build --network=none -q --build-arg "BASE=$ROOTFS_IMAGE" \
+    -t "$SANDBOX_IMAGE" "$ROOT/sandbox-images/minimal" >/dev/null
 }
 
 infra() {

@@ -1,14 +1,16 @@
 """Jobyard's wire contracts: one envelope, versioned commands and events, and names."""
 
 from jobyard_contracts.catalog import BY_TYPE, MESSAGES, parse_envelope
-from jobyard_contracts.commands import RunStep
+from jobyard_contracts.commands import DeleteJob, RunStep, StopJob
 from jobyard_contracts.envelope import Envelope, Payload, envelope_for
 from jobyard_contracts.events import (
     TERMINAL_EVENTS,
     JobAdmitted,
     JobCompleted,
+    JobDeleted,
     JobFailed,
     JobStarted,
+    JobStopped,
     JobSubmitted,
     SandboxExited,
     SandboxStarted,
@@ -29,14 +31,17 @@ __all__ = [
     "BY_TYPE",
     "MESSAGES",
     "TERMINAL_EVENTS",
+    "DeleteJob",
     "Envelope",
     "FailureReason",
     "JobAdmitted",
     "JobCompleted",
+    "JobDeleted",
     "JobFailed",
     "JobKind",
     "JobStarted",
     "JobStatus",
+    "JobStopped",
     "JobSubmitted",
     "Payload",
     "Resources",
@@ -47,6 +52,7 @@ __all__ = [
     "StepFinished",
     "StepSpec",
     "StepStatus",
+    "StopJob",
     "WireNames",
     "envelope_for",
     "parse_envelope",

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jobyard_contracts.commands import RunStep
+from jobyard_contracts.commands import DeleteJob, RunStep, StopJob
 from jobyard_contracts.envelope import Envelope, Payload
 from jobyard_contracts.events import (
     JobAdmitted,
     JobCompleted,
+    JobDeleted,
     JobFailed,
     JobStarted,
+    JobStopped,
     JobSubmitted,
     SandboxExited,
     SandboxStarted,
@@ -30,6 +32,10 @@ MESSAGES: tuple[type[Payload], ...] = (
     StepFinished,
     JobCompleted,
     JobFailed,
+    StopJob,
+    JobStopped,
+    DeleteJob,
+    JobDeleted,
 )
 
 BY_TYPE: dict[str, type[Payload]] = {m.TYPE: m for m in MESSAGES}

@@ -24,3 +24,17 @@ class RunStep(Payload):
     image: str
     script: str
     resources: Resources
+
+
+class StopJob(Payload):
+    """A user asked to stop the job."""
+
+    TYPE: ClassVar[str] = "scheduler.stop-job"
+    KIND: ClassVar[MessageKind] = "command"
+
+
+class DeleteJob(Payload):
+    """A user asked to delete the job (stopping it first if it runs)."""
+
+    TYPE: ClassVar[str] = "scheduler.delete-job"
+    KIND: ClassVar[MessageKind] = "command"

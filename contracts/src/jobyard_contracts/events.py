@@ -20,6 +20,8 @@ class JobSubmitted(Payload):
     image: str = Field(description="Sandbox image the job runs in.")
     resources: Resources
     steps: tuple[StepSpec, ...] = Field(min_length=1, description="The plan.")
+    stateful: bool = Field(default=False, description="Keeps /workspace across runs of the name.")
+    persistent: bool = Field(default=False, description="Stays up, with SSH, until stopped.")
 
 
 class JobAdmitted(Payload):
@@ -89,5 +91,20 @@ class JobFailed(Payload):
     stderr_tail: str = ""
 
 
-TERMINAL_EVENTS: tuple[type[Payload], ...] = (JobCompleted, JobFailed)
+class JobStopped(Payload):
+    """A user stopped the job (or deleted it while it ran)."""
+
+    TYPE: ClassVar[str] = "job.stopped"
+
+
+class JobDeleted(Payload):
+    """A user deleted the job: its document, logs, containers and workspace go."""
+
+    TYPE: ClassVar[str] = "job.deleted"
+
+    name: str
+    stateful: bool = Field(description="Its workspace belongs to the name, not the job.")
+
+
+TERMINAL_EVENTS: tuple[type[Payload], ...] = (JobCompleted, JobFailed, JobStopped)
 """Events after which a job holds no resources any more."""

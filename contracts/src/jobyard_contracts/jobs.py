@@ -42,6 +42,7 @@ class FailureReason(StrEnum):
     TIMEOUT = "timeout"
     OUT_OF_MEMORY = "out of memory"
     SANDBOX_ERROR = "sandbox error"
+    STOPPED = "stopped by user"
 
 
 class Resources(BaseModel):

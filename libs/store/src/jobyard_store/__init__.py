@@ -8,7 +8,13 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from jobyard_settings import InfraSettings
-from jobyard_store.documents import JobDocument, SandboxRun, SandboxState, StepState
+from jobyard_store.documents import (
+    JobDocument,
+    SandboxRun,
+    SandboxState,
+    SshEndpoint,
+    StepState,
+)
 from jobyard_store.jobs import Applied, Change, Decide, JobNotFoundError, JobRepository
 from jobyard_store.logs import LogLine, LogStore, Stream
 
@@ -38,6 +44,7 @@ __all__ = [
     "LogStore",
     "SandboxRun",
     "SandboxState",
+    "SshEndpoint",
     "StepState",
     "Stream",
     "connect",

@@ -52,6 +52,14 @@ class SandboxRun(BaseModel):
     stderr_tail: str = ""
 
 
+class SshEndpoint(BaseModel):
+    """Where a persistent job's SSH server listens (set by the sandbox-manager)."""
+
+    host: str
+    port: int
+    username: str
+
+
 class JobDocument(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
@@ -62,6 +70,11 @@ class JobDocument(BaseModel):
     image: str
     resources: Resources
     env: dict[str, str] = Field(default_factory=dict)
+    stateful: bool = False
+    persistent: bool = False
+    ipv6_lease: str | None = None
+    ssh_public_key: str | None = None
+    ssh: SshEndpoint | None = None
     status: JobStatus = JobStatus.PENDING
     steps: list[StepState]
     created_at: datetime
@@ -72,6 +85,11 @@ class JobDocument(BaseModel):
     reason: FailureReason | None = None
     stderr_tail: str = ""
     sandbox: SandboxRun | None = None
+    stop_requested_at: datetime | None = None
+    deleted_at: datetime | None = Field(
+        default=None, description="Set when a user deletes the job: from then on it is a 404."
+    )
+    deletion_announced: bool = False
     correlation_id: str
     version: int = 0
     sequence: int = Field(default=0, description="Sequence number of the job's last event.")

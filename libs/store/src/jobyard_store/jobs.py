@@ -72,16 +72,24 @@ class JobRepository:
         return Applied(job, envelopes)
 
     async def get(self, job_id: str, *, user_id: str | None = None) -> JobDocument | None:
+        """The job; with `user_id`, only if that user owns it and has not deleted it."""
         query: dict[str, Any] = {"_id": job_id}
         if user_id is not None:
-            query["user_id"] = user_id
+            query |= {"user_id": user_id, "deleted_at": None}
         doc = await self.collection.find_one(query, projection={"outbox": False})
         return JobDocument.model_validate(doc) if doc else None
 
     async def find(
-        self, query: dict[str, Any], *, sort: list[tuple[str, int]] | None = None, limit: int = 0
+        self,
+        query: dict[str, Any],
+        *,
+        sort: list[tuple[str, int]] | None = None,
+        limit: int = 0,
+        skip: int = 0,
     ) -> list[JobDocument]:
-        cursor = self.collection.find(query, projection={"outbox": False}, sort=sort, limit=limit)
+        cursor = self.collection.find(
+            query, projection={"outbox": False}, sort=sort, limit=limit, skip=skip
+        )
         return [JobDocument.model_validate(doc) async for doc in cursor]
 
     async def change(
@@ -124,6 +132,13 @@ class JobRepository:
             limit=limit,
         )
         return [(doc["_id"], [e["envelope"] for e in doc["outbox"]]) async for doc in cursor]
+
+    async def purge(self, job_id: str) -> bool:
+        """Remove a deleted job whose events have all been published; False if not yet."""
+        result = await self.collection.delete_one(
+            {"_id": job_id, "deleted_at": {"$ne": None}, "outbox": {"$size": 0}}
+        )
+        return result.deleted_count == 1
 
     async def mark_published(self, job_id: str, message_ids: Sequence[str]) -> None:
         await self.collection.update_one(

@@ -44,6 +44,9 @@ class LogStore:
             if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
                 raise
 
+    async def delete_job(self, job_id: str) -> None:
+        await self.collection.delete_many({"job_id": job_id})
+
     async def last_seq(self, job_id: str) -> int:
         doc = await self.collection.find_one(
             {"job_id": job_id}, sort=[("seq", DESCENDING)], projection={"seq": True}

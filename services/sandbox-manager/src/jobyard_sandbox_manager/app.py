@@ -14,9 +14,7 @@ from jobyard_worker import Worker
 def create_worker(settings: SandboxManagerSettings | None = None) -> Worker:
     settings = settings or SandboxManagerSettings()
     worker = Worker("sandbox-manager", settings.infra)
-    sandboxes = DockerSandboxes(
-        docker.from_env(), user=settings.sandbox_user, network_mode=settings.network_mode
-    )
+    sandboxes = DockerSandboxes(docker.from_env(), user=settings.sandbox_user)
     supervisor = RunSupervisor(worker, sandboxes, settings)
     handlers.register(worker, supervisor, sandboxes)
     return worker

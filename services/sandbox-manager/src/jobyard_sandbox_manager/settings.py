@@ -31,6 +31,13 @@ class SandboxManagerSettings(BaseSettings):
     network_mode: str = Field(
         default="none", description="Docker network of sandboxes; `none` means no network."
     )
+    persistent_network_mode: str = Field(
+        default="host",
+        description="Docker network of persistent jobs, whose SSH server must be reachable.",
+    )
+    ssh_host: str = Field(
+        default="127.0.0.1", description="Address persistent jobs' SSH servers listen on."
+    )
     pids_limit: int = Field(default=512, ge=16, description="Processes per sandbox.")
     log_batch_seconds: float = Field(
         default=0.2, gt=0, description="Output is stored and streamed at least this often."

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 from datetime import UTC, datetime
 from typing import Final, Literal
@@ -20,11 +21,12 @@ from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
 from jobyard_sandbox_manager.domain import runs
 from jobyard_sandbox_manager.domain.log_lines import Frame, in_time_order
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
-from jobyard_store import JobDocument, LogLine, SandboxState, Stream
+from jobyard_store import JobDocument, LogLine, SandboxState, SshEndpoint, Stream
 from jobyard_worker import Worker
 
 STREAMS: Final[tuple[Stream, Stream]] = ("stdout", "stderr")
 BATCH_LINES: Final = 500
+STATUS_CHECK_SECONDS: Final = 0.5
 _END: Final = "end"
 
 
@@ -69,12 +71,19 @@ class RunSupervisor:
         for job in requested:
             assert job.sandbox is not None
             name = runs.container_name(self._worker.names, job.id, job.sandbox.step_index)
+            ssh = self._ssh_endpoint() if job.persistent else None
             applied = await self._jobs.change(
-                job.id, lambda j, name=name: runs.claim_run(j, self._host, name)
+                job.id, lambda j, name=name, ssh=ssh: runs.claim_run(j, self._host, name, ssh)
             )
             run = applied.job.sandbox
             if run and run.host == self._host and run.state is SandboxState.STARTING:
                 self._spawn(job.id)
+
+    def _ssh_endpoint(self) -> SshEndpoint:
+        with socket.socket() as probe:  # a free port now; the container binds it right after
+            probe.bind((self._settings.ssh_host, 0))
+            port = int(probe.getsockname()[1])
+        return SshEndpoint(host=self._settings.ssh_host, port=port, username="sandbox")
 
     def _spawn(self, job_id: str) -> None:
         if job_id in self._active:
@@ -103,7 +112,13 @@ class RunSupervisor:
             self._worker.names,
             host_cpus=self._settings.host_cpus,
             pids_limit=self._settings.pids_limit,
+            network_mode=self._settings.network_mode,
+            persistent_network_mode=self._settings.persistent_network_mode,
         )
+        if run.state is SandboxState.STARTING and job.status.is_terminal:
+            # Stopped before its container existed: never start it.
+            await self._record_exit(job_id, -1, FailureReason.STOPPED, "")
+            return
         if run.state is SandboxState.STARTING:
             await asyncio.to_thread(self._sandboxes.ensure_started, spec)
             applied = await self._jobs.change(job_id, runs.record_started)
@@ -159,11 +174,20 @@ class RunSupervisor:
             ).start()
         seq = await self._worker.logs.last_seq(job.id)
         batch: list[Frame] = []
-        open_streams, killed, last_flush = len(STREAMS), False, loop.time()
+        open_streams, last_flush = len(STREAMS), loop.time()
+        killed_for_timeout = stopping = False
+        next_status_check = loop.time() + STATUS_CHECK_SECONDS
         while open_streams:
-            if deadline is not None and not killed and datetime.now(UTC) >= deadline:
+            if deadline is not None and not killed_for_timeout and datetime.now(UTC) >= deadline:
                 await asyncio.to_thread(self._sandboxes.kill, container)
-                killed = True
+                killed_for_timeout = True
+            if not stopping and loop.time() >= next_status_check:
+                # A stop (or delete) is a status change on the job: kill the sandbox then.
+                next_status_check = loop.time() + STATUS_CHECK_SECONDS
+                current = await self._jobs.get(job.id)
+                if current is None or current.status.is_terminal:
+                    await asyncio.to_thread(self._sandboxes.kill, container)
+                    stopping = True
             try:
                 item = await asyncio.wait_for(queue.get(), self._settings.log_batch_seconds)
             except TimeoutError:
@@ -178,7 +202,7 @@ class RunSupervisor:
             if batch and (quiet or len(batch) >= BATCH_LINES or not open_streams):
                 seq = await self._store_batch(job.id, step, seq, batch)
                 batch, last_flush = [], loop.time()
-        return killed
+        return killed_for_timeout
 
     async def _store_batch(self, job_id: str, step: int, seq: int, batch: list[Frame]) -> int:
         lines = [

@@ -12,7 +12,7 @@ from jobyard_contracts import (
 )
 from jobyard_sandbox_manager.domain import runs
 from jobyard_sandbox_manager.domain.log_lines import in_time_order, parse_frame
-from jobyard_store import SandboxState
+from jobyard_store import SandboxState, SshEndpoint
 from jobyard_testing.factories import make_job
 
 pytestmark = pytest.mark.unit
@@ -53,15 +53,43 @@ def test_exit_reasons():
     )
 
 
+def spec_of(job, ssh=None):
+    job = runs.claim_run(runs.accept_run(job, run_step()).job, "h", "c", ssh).job
+    return runs.container_spec(
+        job, NAMES, host_cpus=2, pids_limit=100, network_mode="none", persistent_network_mode="host"
+    )
+
+
 def test_container_spec_carries_limits_and_caps_vcpus_at_the_host():
     job = make_job(resources=Resources(vcpus=8, memory_mb=300), env={"A": "1"})
-    job = runs.claim_run(runs.accept_run(job, run_step()).job, "h", "c").job
-    spec = runs.container_spec(job, NAMES, host_cpus=2, pids_limit=100)
+    spec = spec_of(job)
     assert spec.nano_cpus == 2_000_000_000
     assert spec.memory_bytes == 300 * 1024 * 1024
     assert spec.env == {"A": "1"}
     assert spec.name == f"ns-{job.id}-step0"
     assert spec.labels["jobyard.namespace"] == "ns"
+    assert spec.command == ["bash", "-c", "echo 0"]
+    assert spec.network_mode == "none"
+    assert spec.workspace_volume == f"ns-{job.id}-workspace"
+
+
+def test_a_stateful_workspace_belongs_to_the_owner_and_name():
+    one, two = make_job(stateful=True, name="cache"), make_job(stateful=True, name="cache")
+    assert spec_of(one).workspace_volume == spec_of(two).workspace_volume == "ns-ws-usr_test-cache"
+    assert spec_of(make_job(stateful=True, name="cache", user_id="other")).workspace_volume != (
+        spec_of(one).workspace_volume
+    )
+
+
+def test_a_persistent_job_runs_behind_the_ssh_entrypoint_on_its_network():
+    ssh = SshEndpoint(host="127.0.0.1", port=40022, username="sandbox")
+    job = make_job(persistent=True, ssh_public_key="ssh-ed25519 AAAA me", ipv6_lease="lease-7")
+    spec = spec_of(job, ssh)
+    assert spec.command == [runs.PERSISTENT_ENTRYPOINT, "echo 0"]
+    assert spec.network_mode == "host"
+    assert spec.env["JOBYARD_SSH_PORT"] == "40022"
+    assert spec.env["JOBYARD_SSH_AUTHORIZED_KEY"] == "ssh-ed25519 AAAA me"
+    assert spec.env["JOBYARD_IPV6_LEASE"] == spec.labels["jobyard.ipv6_lease"] == "lease-7"
 
 
 def test_docker_frames_parse_and_interleave_by_time():

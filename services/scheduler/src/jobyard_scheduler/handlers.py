@@ -1,13 +1,22 @@
 """Where messages enter the scheduler: submissions are admitted when a slot is free; a finished
-job frees its slot and admits the owner's oldest queued job."""
+job frees its slot and admits the owner's oldest queued job; stop and delete commands end jobs
+and purge deleted ones."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from jobyard_contracts import TERMINAL_EVENTS, Envelope, JobSubmitted, parse_envelope
+from jobyard_contracts import (
+    TERMINAL_EVENTS,
+    DeleteJob,
+    Envelope,
+    JobSubmitted,
+    StopJob,
+    parse_envelope,
+)
 from jobyard_scheduler.adapters.slots import SlotLedger
+from jobyard_scheduler.domain import lifecycle
 from jobyard_scheduler.domain.admission import admit, waiting_for_slot_query
 from jobyard_store import JobDocument
 from jobyard_worker import Worker
@@ -41,6 +50,28 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
             msg = parse_envelope(raw)
             await slots.release(msg.user_id, msg.job_id)
             await admit_next(msg.user_id)
+
+    @worker.subscriber("stop-job", StopJob)
+    async def on_stop_job(msg: Envelope[StopJob]) -> None:
+        await worker.apply(msg, lifecycle.stop)
+
+    @worker.subscriber("delete-job", DeleteJob)
+    async def on_delete_job(msg: Envelope[DeleteJob]) -> None:
+        await worker.apply(msg, lifecycle.delete)
+        await purge(msg.job_id)
+
+    async def purge(job_id: str) -> None:
+        await worker.logs.delete_job(job_id)
+        await worker.jobs.purge(job_id)
+
+    async def purge_deleted_forever() -> None:
+        # Deleted jobs whose purge waited for their last events to be published.
+        while True:
+            for job in await worker.jobs.find(lifecycle.DELETED_QUERY, limit=200):
+                await purge(job.id)
+            await asyncio.sleep(requeue_interval)
+
+    worker.background(purge_deleted_forever)
 
     async def admit_queued_forever() -> None:
         # Safety net for a release whose follow-up admission was lost to a crash.

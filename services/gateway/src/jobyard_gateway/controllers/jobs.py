@@ -2,30 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, JSONBody, Parameter
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT
 
+from jobyard_contracts import JobStatus
 from jobyard_gateway.adapters.users import User
+from jobyard_gateway.domain.commands import (
+    JobAlreadyFinishedError,
+    request_delete,
+    request_stop,
+)
 from jobyard_gateway.domain.job_requests import CreateJob, limit_violations, plan_script_job
-from jobyard_gateway.domain.views import JobView, LogsView
+from jobyard_gateway.domain.views import JobList, JobView, LogsView, SshView
 from jobyard_gateway.errors import invalid_fields
 from jobyard_gateway.settings import JobLimits
 from jobyard_messaging import OutboxRelay
-from jobyard_store import JobDocument, JobRepository, LogStore
+from jobyard_store import Decide, JobDocument, JobRepository, LogStore
+
+STOP_WAIT_SECONDS = 10.0
 
 
-async def owned_job(
-    jobs: NamedDependency[JobRepository], job_id: FromPath[str], user: User
-) -> JobDocument:
+class ConflictException(ClientException):
+    status_code = HTTP_409_CONFLICT
+
+
+async def owned_job(jobs: JobRepository, job_id: str, user: User) -> JobDocument:
     job = await jobs.get(job_id, user_id=user.id)
     if job is None:
         raise NotFoundException(f"job {job_id} not found")
     return job
+
+
+async def command(
+    jobs: JobRepository, relay: OutboxRelay, job: JobDocument, decide: Decide
+) -> JobDocument:
+    applied = await jobs.change(job.id, decide)
+    await relay.deliver(applied)
+    return applied.job
 
 
 class JobController(Controller):
@@ -50,6 +69,25 @@ class JobController(Controller):
         await relay.deliver(applied)
         return JobView.of(applied.job)
 
+    @get("/")
+    async def list_jobs(
+        self,
+        request: Request[User, Any, Any],
+        jobs: NamedDependency[JobRepository],
+        status: Annotated[JobStatus | None, Parameter(description="Only this status.")] = None,
+        name: Annotated[str | None, Parameter(description="Only jobs of this name.")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> JobList:
+        """The caller's jobs, newest first."""
+        query: dict[str, Any] = {"user_id": request.user.id, "deleted_at": None}
+        if status is not None:
+            query["status"] = status
+        if name is not None:
+            query["name"] = name
+        found = await jobs.find(query, sort=[("created_at", -1)], limit=limit, skip=offset)
+        return JobList(jobs=[JobView.of(job) for job in found], limit=limit, offset=offset)
+
     @get("/{job_id:str}")
     async def get_job(
         self,
@@ -66,13 +104,63 @@ class JobController(Controller):
         job_id: FromPath[str],
         jobs: NamedDependency[JobRepository],
         logs: NamedDependency[LogStore],
-        tail: int | None = Parameter(default=None, ge=0, description="Only the last N lines."),
-        after_seq: int | None = Parameter(
-            default=None, ge=0, description="Only lines after this sequence number (catch-up)."
-        ),
+        tail: Annotated[int | None, Parameter(ge=0, description="Only the last N lines.")] = None,
+        after_seq: Annotated[
+            int | None, Parameter(ge=0, description="Only lines after this sequence (catch-up).")
+        ] = None,
     ) -> LogsView:
         """stdout and stderr in the order they were written, each line numbered."""
         await owned_job(jobs, job_id, request.user)
         if after_seq is not None:
             return LogsView.of(job_id, await logs.after(job_id, after_seq), after_seq)
         return LogsView.of(job_id, await logs.tail(job_id, tail))
+
+    @post("/{job_id:str}/stop", status_code=HTTP_200_OK)
+    async def stop_job(
+        self,
+        request: Request[User, Any, Any],
+        job_id: FromPath[str],
+        jobs: NamedDependency[JobRepository],
+        relay: NamedDependency[OutboxRelay],
+    ) -> JobView:
+        """Stop a pending or running job; answers once it is `stopped` (409 if already over)."""
+        job = await owned_job(jobs, job_id, request.user)
+        try:
+            job = await command(jobs, relay, job, request_stop)
+        except JobAlreadyFinishedError as exc:
+            raise ConflictException(str(exc)) from None
+        deadline = asyncio.get_running_loop().time() + STOP_WAIT_SECONDS
+        while not job.status.is_terminal and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+            job = await owned_job(jobs, job_id, request.user)
+        return JobView.of(job)
+
+    @delete("/{job_id:str}", status_code=HTTP_200_OK)
+    async def delete_job(
+        self,
+        request: Request[User, Any, Any],
+        job_id: FromPath[str],
+        jobs: NamedDependency[JobRepository],
+        relay: NamedDependency[OutboxRelay],
+    ) -> dict[str, Any]:
+        """Delete the job, its logs, container and workspace; from now on it is a 404."""
+        job = await owned_job(jobs, job_id, request.user)
+        await command(jobs, relay, job, request_delete)
+        return {"id": job_id, "deleted": True}
+
+    @get("/{job_id:str}/ssh")
+    async def ssh(
+        self,
+        request: Request[User, Any, Any],
+        job_id: FromPath[str],
+        jobs: NamedDependency[JobRepository],
+    ) -> SshView:
+        """SSH details of a running persistent job (409 while it is not reachable)."""
+        job = await owned_job(jobs, job_id, request.user)
+        if not job.persistent:
+            raise ConflictException(
+                f"job {job_id} is not persistent; only persistent jobs accept SSH"
+            )
+        if job.ssh is None or job.status is not JobStatus.RUNNING:
+            raise ConflictException(f"job {job_id} is {job.status}; SSH is available while it runs")
+        return SshView.of(job.ssh)

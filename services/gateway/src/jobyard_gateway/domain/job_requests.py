@@ -36,6 +36,23 @@ class CreateJob(BaseModel):
     timeout: int | None = Field(
         default=None, ge=1, description="Seconds before the job is stopped and fails."
     )
+    stateful: bool = Field(
+        default=False, description="Keep /workspace between runs of jobs with this name."
+    )
+    persistent: bool = Field(
+        default=False, description="Keep the sandbox up, reachable by SSH, until stopped."
+    )
+    ipv6_lease: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$",
+        description="IPv6 lease identifier (or address), stored and handed to the sandbox.",
+    )
+    ssh_public_key: str | None = Field(
+        default=None,
+        pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$",
+        max_length=8192,
+        description="Public key allowed to log in to a persistent job (the SDK makes one).",
+    )
 
     @field_validator("env")
     @classmethod
@@ -80,11 +97,21 @@ def plan_script_job(
         image=limits.default_image,
         resources=resources,
         env=request.env,
+        stateful=request.stateful,
+        persistent=request.persistent,
+        ipv6_lease=request.ipv6_lease,
+        ssh_public_key=request.ssh_public_key,
         steps=[StepState(index=step.index, title=step.title, script=step.script)],
         created_at=datetime.now(UTC),
         correlation_id=str(uuid4()),
     )
     submitted = JobSubmitted(
-        name=job.name, kind=job.kind, image=job.image, resources=resources, steps=(step,)
+        name=job.name,
+        kind=job.kind,
+        image=job.image,
+        resources=resources,
+        steps=(step,),
+        stateful=job.stateful,
+        persistent=job.persistent,
     )
     return job, submitted

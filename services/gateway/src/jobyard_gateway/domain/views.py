@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from jobyard_contracts import FailureReason, JobKind, JobStatus, StepStatus
-from jobyard_store import JobDocument, LogLine
+from jobyard_store import JobDocument, LogLine, SshEndpoint
 
 
 class StepView(BaseModel):
@@ -34,6 +34,9 @@ class JobView(BaseModel):
     vcpus: int
     memory_mb: int
     timeout: int | None
+    stateful: bool
+    persistent: bool
+    ipv6_lease: str | None
     env_keys: list[str]
     created_at: datetime
     started_at: datetime | None
@@ -57,6 +60,9 @@ class JobView(BaseModel):
             vcpus=job.resources.vcpus,
             memory_mb=job.resources.memory_mb,
             timeout=job.resources.timeout_seconds,
+            stateful=job.stateful,
+            persistent=job.persistent,
+            ipv6_lease=job.ipv6_lease,
             env_keys=sorted(job.env),
             created_at=job.created_at,
             started_at=job.started_at,
@@ -89,4 +95,28 @@ class LogsView(BaseModel):
             lines=lines,
             last_seq=lines[-1].seq if lines else after_seq,
             text="".join(f"{line.text}\n" for line in lines),
+        )
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+    limit: int
+    offset: int
+
+
+class SshView(BaseModel):
+    """How to log in to a persistent job."""
+
+    host: str
+    port: int
+    username: str
+    command: str
+
+    @classmethod
+    def of(cls, endpoint: SshEndpoint) -> SshView:
+        return cls(
+            host=endpoint.host,
+            port=endpoint.port,
+            username=endpoint.username,
+            command=f"ssh -p {endpoint.port} {endpoint.username}@{endpoint.host}",
         )

@@ -1,8 +1,9 @@
 """Docker Engine through the docker SDK (blocking; callers run it in threads).
 
 Every container runs the step script as its main process, as a non-root user, with all
-capabilities dropped, no new privileges, no network, and cpu, memory (no extra swap) and pid
-limits. Its /workspace is a named volume that outlives the container for later steps.
+capabilities dropped, no new privileges, no network (persistent jobs: the configured network
+for SSH), and cpu, memory (no extra swap) and pid limits. Its /workspace is a named volume that
+outlives the container, for later steps and, for stateful jobs, later runs of the name.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ class ContainerState:
 
 
 class DockerSandboxes:
-    def __init__(self, client: docker.DockerClient, user: str, network_mode: str) -> None:
+    def __init__(self, client: docker.DockerClient, user: str) -> None:
         self._docker = client
         self._user = user
-        self._network_mode = network_mode
 
     def ensure_started(self, spec: ContainerSpec) -> None:
         """Create and start the container unless a previous attempt already did."""
@@ -50,13 +50,13 @@ class DockerSandboxes:
     def _create(self, spec: ContainerSpec) -> Container:
         return self._docker.containers.create(
             spec.image,
-            command=["bash", "-c", spec.script],
+            command=spec.command,
             name=spec.name,
             user=self._user,
             working_dir="/workspace",
             environment=spec.env,
             labels=spec.labels,
-            network_mode=self._network_mode,
+            network_mode=spec.network_mode,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             nano_cpus=spec.nano_cpus,
@@ -103,6 +103,13 @@ class DockerSandboxes:
     def remove(self, name: str) -> None:
         with contextlib.suppress(NotFound):
             self._docker.api.remove_container(name, force=True)
+
+    def remove_job_containers(self, namespace: str, job_id: str) -> None:
+        """Kill and remove every container of a job, whichever step it ran."""
+        labels = [f"jobyard.namespace={namespace}", f"jobyard.job_id={job_id}"]
+        for container in self._docker.containers.list(all=True, filters={"label": labels}):
+            with suppress(NotFound):
+                container.remove(force=True)
 
     def remove_volume(self, name: str) -> None:
         with contextlib.suppress(NotFound):

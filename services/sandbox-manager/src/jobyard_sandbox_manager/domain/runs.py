@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from jobyard_contracts import FailureReason, RunStep, SandboxExited, SandboxStarted, WireNames
-from jobyard_store import Change, JobDocument, SandboxRun, SandboxState
+from jobyard_store import Change, JobDocument, SandboxRun, SandboxState, SshEndpoint
 
 STDERR_TAIL_LINES = 20
 
@@ -16,8 +16,30 @@ def container_name(names: WireNames, job_id: str, step_index: int) -> str:
     return f"{names.namespace}-{job_id}-step{step_index}"
 
 
-def workspace_volume(names: WireNames, job_id: str) -> str:
+def workspace_volume(names: WireNames, job: JobDocument) -> str:
+    """A stateful job's /workspace belongs to its owner and name; any other job's to the job."""
+    if job.stateful:
+        return stateful_volume(names, job.user_id, job.name)
+    return job_volume(names, job.id)
+
+
+def job_volume(names: WireNames, job_id: str) -> str:
     return f"{names.namespace}-{job_id}-workspace"
+
+
+def stateful_volume(names: WireNames, user_id: str, name: str) -> str:
+    return f"{names.namespace}-ws-{user_id}-{name}"
+
+
+def stateful_workspace_in_use_query(user_id: str, name: str, job_id: str) -> dict[str, object]:
+    """Other live stateful jobs of the same owner and name: they keep the workspace alive."""
+    return {
+        "user_id": user_id,
+        "name": name,
+        "stateful": True,
+        "deleted_at": None,
+        "_id": {"$ne": job_id},
+    }
 
 
 def accept_run(job: JobDocument, command: RunStep) -> Change | None:
@@ -29,15 +51,23 @@ def accept_run(job: JobDocument, command: RunStep) -> Change | None:
     return Change(job.model_copy(update={"sandbox": SandboxRun(step_index=command.step_index)}))
 
 
-def claim_run(job: JobDocument, host: str, container: str) -> Change | None:
-    """Take a requested run for this host (exactly one manager wins the guarded write)."""
+def claim_run(
+    job: JobDocument, host: str, container: str, ssh: SshEndpoint | None = None
+) -> Change | None:
+    """Take a requested run for this host (exactly one manager wins the guarded write).
+
+    A persistent job also gets its SSH endpoint here, so a restarted manager reuses it.
+    """
     run = job.sandbox
     if run is None or run.state is not SandboxState.REQUESTED:
         return None
     claimed = run.model_copy(
         update={"state": SandboxState.STARTING, "host": host, "container": container}
     )
-    return Change(job.model_copy(update={"sandbox": claimed}))
+    update: dict[str, object] = {"sandbox": claimed}
+    if job.persistent and ssh is not None:
+        update["ssh"] = ssh
+    return Change(job.model_copy(update=update))
 
 
 def record_started(job: JobDocument) -> Change | None:
@@ -105,13 +135,18 @@ class ContainerSpec:
 
     name: str
     image: str
-    script: str
+    command: list[str]
     env: dict[str, str]
+    network_mode: str
     nano_cpus: int
     memory_bytes: int
     pids_limit: int
     workspace_volume: str
     labels: dict[str, str]
+
+
+PERSISTENT_ENTRYPOINT = "/usr/local/bin/jobyard-persistent"
+"""In the sandbox image: starts the SSH server, runs the script, then stays up."""
 
 
 def container_spec(
@@ -120,26 +155,43 @@ def container_spec(
     *,
     host_cpus: int,
     pids_limit: int,
+    network_mode: str,
+    persistent_network_mode: str,
 ) -> ContainerSpec:
+    """The container of the job's current step; persistent jobs differ in command and network."""
     assert job.sandbox is not None
     step = job.step(job.sandbox.step_index)
+    env = dict(job.env)
+    labels = {
+        "jobyard.namespace": names.namespace,
+        "jobyard.job_id": job.id,
+        "jobyard.step": str(step.index),
+    }
+    if job.ipv6_lease:
+        env["JOBYARD_IPV6_LEASE"] = job.ipv6_lease
+        labels["jobyard.ipv6_lease"] = job.ipv6_lease
+    command = ["bash", "-c", step.script]
+    if job.persistent and job.ssh is not None:
+        command = [PERSISTENT_ENTRYPOINT, step.script]
+        env |= {
+            "JOBYARD_SSH_PORT": str(job.ssh.port),
+            "JOBYARD_SSH_LISTEN": job.ssh.host,
+            "JOBYARD_SSH_AUTHORIZED_KEY": job.ssh_public_key or "",
+        }
     # A job may ask for more vcpus than this host has; Docker rejects such a quota, so it is
     # capped at the host's cores (the job still cannot exceed what it asked for).
     vcpus = min(job.resources.vcpus, host_cpus)
     return ContainerSpec(
         name=container_name(names, job.id, step.index),
         image=job.image,
-        script=step.script,
-        env=job.env,
+        command=command,
+        env=env,
+        network_mode=persistent_network_mode if job.persistent else network_mode,
         nano_cpus=vcpus * 1_000_000_000,
         memory_bytes=job.resources.memory_mb * 1024 * 1024,
         pids_limit=pids_limit,
-        workspace_volume=workspace_volume(names, job.id),
-        labels={
-            "jobyard.namespace": names.namespace,
-            "jobyard.job_id": job.id,
-            "jobyard.step": str(step.index),
-        },
+        workspace_volume=workspace_volume(names, job),
+        labels=labels,
     )
 
 
