@@ -21,10 +21,11 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 
-from jobyard_gateway.admin import create_user_key
+from jobyard import create_user
 
 IMAGE = "jobyard/sandbox-minimal:latest"
 
@@ -76,7 +77,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--url", default=os.environ.get("JOBYARD_URL", "http://127.0.0.1:8080"))
     args = parser.parse_args()
-    _, key = create_user_key(f"bench-{int(time.time())}")
+    token = (Path(__file__).resolve().parents[1] / "var" / "admin-token").read_text().strip()
+    key = create_user(f"bench-{int(time.time())}", token, args.url).api_key
     client = httpx.Client(base_url=args.url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
 
     raw_docker_run(), jobyard_run(client)  # warm caches on both paths

@@ -1,30 +1,24 @@
-"""`make demo`: create a user, submit a real script job, follow it to the end.
-
-Prints every status change and the job's output as it is stored (catching up by sequence
-number, as a reconnecting client would).
-"""
+"""`make demo`: create a user, then run a real script job with the SDK, following it live."""
 
 from __future__ import annotations
 
 import os
 import sys
 import time
+from pathlib import Path
 
-import httpx
+from jobyard import Jobyard, create_user
 
-from jobyard_gateway.admin import create_user_key
-
-BASE_URL = os.environ.get(
-    "JOBYARD_URL", f"http://127.0.0.1:{os.environ.get('JOBYARD_GATEWAY_PORT', '8080')}"
-)
+BASE_URL = f"http://127.0.0.1:{os.environ.get('JOBYARD_GATEWAY_PORT', '8080')}"
+ADMIN_TOKEN_FILE = Path(__file__).resolve().parents[1] / "var" / "admin-token"
 SCRIPT = """
 echo "Hello from $(hostname) as $(whoami) in $(pwd)"
 python3 - <<'PY'
-import math, platform
+import math, platform, time
 print("python", platform.python_version())
 for n in range(1, 6):
     print(f"step {n}: sqrt({n}) = {math.sqrt(n):.4f}", flush=True)
-    __import__("time").sleep(0.4)
+    time.sleep(0.4)
 PY
 echo "results written" > result.txt && cat result.txt
 echo "a warning on stderr" >&2
@@ -32,35 +26,20 @@ echo "a warning on stderr" >&2
 
 
 def main() -> int:
-    _, key = create_user_key(f"demo-{int(time.time())}")
-    client = httpx.Client(base_url=BASE_URL, headers={"Authorization": f"Bearer {key}"}, timeout=30)
-    job = client.post(
-        "/v1/jobs",
-        json={"name": "demo", "script": SCRIPT, "vcpus": 1, "memory_mb": 256, "timeout": 120},
-    )
-    job.raise_for_status()
-    job_id = job.json()["id"]
-    print(f"submitted {job_id} to {BASE_URL}")
-    status, seq, started = None, 0, time.monotonic()
-    while True:
-        current = client.get(f"/v1/jobs/{job_id}").json()
-        for line in client.get(f"/v1/jobs/{job_id}/logs", params={"after_seq": seq}).json()[
-            "lines"
-        ]:
-            print(f"  [{line['stream']}] {line['text']}")
-            seq = line["seq"]
-        if current["status"] != status:
-            status = current["status"]
+    user = create_user(f"demo-{int(time.time())}", ADMIN_TOKEN_FILE.read_text().strip(), BASE_URL)
+    client = Jobyard(api_key=user.api_key, base_url=BASE_URL)
+    job = client.jobs.create(name="demo", script=SCRIPT, vcpus=1, memory_mb=256, timeout=120)
+    print(f"submitted {job.id} ({job.status}) as {user.name} to {BASE_URL}")
+    started, status = time.monotonic(), job.status
+    for line in client.jobs.follow_logs(job.id, poll_interval=0.3):
+        print(f"  | {line}")
+        if (current := client.jobs.get_status(job.id)) != status:
+            status = current
             print(f"{time.monotonic() - started:6.2f}s  status: {status}")
-        if status in ("completed", "failed", "stopped"):
-            break
-        if time.monotonic() - started > 180:
-            print("demo job did not finish in 180 s", file=sys.stderr)
-            return 1
-        time.sleep(0.3)
-    result = {k: current[k] for k in ("exit_code", "reason", "duration_seconds")}
-    print(f"result: {result}")
-    return 0 if status == "completed" else 1
+    job = client.jobs.get(job.id)
+    print(f"{time.monotonic() - started:6.2f}s  status: {job.status}")
+    print(f"exit code {job.exit_code}, ran {job.duration_seconds}s")
+    return 0 if job.status == "completed" else 1
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ python_and_uv() {
 
 docker_engine() {
   if ! command -v dockerd >/dev/null; then apt_install docker.io; fi
+  command -v ssh >/dev/null || apt_install openssh-client  # tests log in to persistent jobs
   if ! docker info >/dev/null 2>&1; then
     say "starting dockerd"
     setsid dockerd --iptables=false --ip6tables=false --bridge=none >>"$LOG/dockerd.log" 2>&1 < /dev/null &
@@ -143,6 +144,10 @@ infra() {
 env_for_services() {
   export JOBYARD_MONGODB_URL="${MONGODB_URL:-mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true}"
   export JOBYARD_GATEWAY_PORT="$GATEWAY_PORT"
+  # The operators' token for creating users, made once per checkout and kept out of git.
+  [ -s "$VAR/admin-token" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$VAR/admin-token")
+  JOBYARD_GATEWAY_ADMIN_TOKEN="$(cat "$VAR/admin-token")"
+  export JOBYARD_GATEWAY_ADMIN_TOKEN
 }
 
 up() {
@@ -155,7 +160,7 @@ up() {
     curl -fsS "http://127.0.0.1:$GATEWAY_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.2
   done
   curl -fsS "http://127.0.0.1:$GATEWAY_PORT/readyz" >/dev/null || { echo "gateway not ready; see $LOG/gateway.log" >&2; return 1; }
-  say "Jobyard is up: http://127.0.0.1:$GATEWAY_PORT (logs in var/log/)"
+  say "Jobyard is up: http://127.0.0.1:$GATEWAY_PORT (logs in var/log/, admin token in var/admin-token)"
 }
 
 down() {
@@ -176,6 +181,6 @@ case "${1:-up}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  env) env_for_services; env | grep '^JOBYARD_' ;;
+  env) env_for_services; env | grep '^JOBYARD_' | grep -v ADMIN_TOKEN ;;
   *) echo "usage: $0 infra|up|down|status" >&2; exit 2 ;;
 esac

@@ -147,7 +147,7 @@ async def test_log_lines_are_published_live_on_nats(stack, api):
 
 
 async def test_a_users_fourth_job_waits_for_a_free_slot(stack, api):
-    key = stack.admin("users", "create", "queue-tester", "--key-only").strip()
+    key = stack.new_user("queue-tester")
     api.headers["Authorization"] = f"Bearer {key}"
     jobs = [await submit(api, name=f"q{i}", script="sleep 3") for i in range(4)]
     running = [await wait_for_status(api, j["id"], {"running"}) for j in jobs[:3]]

@@ -92,6 +92,9 @@ class JobRepository:
         )
         return [JobDocument.model_validate(doc) async for doc in cursor]
 
+    async def count(self, query: dict[str, Any]) -> int:
+        return await self.collection.count_documents(query)
+
     async def change(
         self, job_id: str, decide: Decide, *, causation_id: UUID | None = None
     ) -> Applied:

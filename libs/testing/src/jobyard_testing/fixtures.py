@@ -18,6 +18,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from jobyard import Jobyard
 from jobyard_settings import InfraSettings
 from jobyard_testing.stack import SERVICES, Stack
 
@@ -82,7 +83,11 @@ def stack(
     log_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(
         namespace=infra_env["JOBYARD_NAMESPACE"],
-        env={**infra_env, "JOBYARD_SANDBOX_POLL_SECONDS": "0.5"},
+        env={
+            **infra_env,
+            "JOBYARD_SANDBOX_POLL_SECONDS": "0.5",
+            "JOBYARD_GATEWAY_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        },
         log_dir=log_dir,
     )
     try:
@@ -106,7 +111,21 @@ def _remove_containers(namespace: str) -> None:
 
 @pytest.fixture(scope="session")
 def api_key(stack: Stack) -> str:
-    return stack.admin("users", "create", unique_namespace("user"), "--key-only").strip()
+    return stack.new_user(unique_namespace("user"))
+
+
+@pytest.fixture
+def sdk(stack: Stack, api_key: str) -> Iterator[Jobyard]:
+    """The SDK as a user would construct it, against the test stack."""
+    with Jobyard(api_key=api_key, base_url=stack.base_url) as client:
+        yield client
+
+
+@pytest.fixture
+def jobyard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the SDK keeps SSH keys, private to one test."""
+    monkeypatch.setenv("JOBYARD_HOME", str(tmp_path / "jobyard-home"))
+    return tmp_path / "jobyard-home"
 
 
 @pytest.fixture

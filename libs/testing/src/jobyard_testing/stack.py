@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from jobyard import create_user
+
 SERVICES = ("scheduler", "agent", "sandbox-manager", "gateway")
 HEALTH_PATH = {"gateway": "/readyz"}
 
@@ -88,8 +90,21 @@ class Stack:
         path = self.log_dir / f"{service}.log"
         return path.read_text(errors="replace")[-last:] if path.exists() else ""
 
-    def admin(self, *args: str) -> str:
-        env = {**os.environ, **self.env}
+    def cli(
+        self, *args: str, api_key: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the `jobyard` CLI against this stack."""
+        env = {
+            **os.environ,
+            "JOBYARD_BASE_URL": self.base_url,
+            "JOBYARD_ADMIN_TOKEN": self.env["JOBYARD_GATEWAY_ADMIN_TOKEN"],
+        }
+        if api_key:
+            env["JOBYARD_API_KEY"] = api_key
         return subprocess.run(
-            [bin_path("jobyard-admin"), *args], env=env, check=True, capture_output=True, text=True
-        ).stdout
+            [bin_path("jobyard"), *args], env=env, check=check, capture_output=True, text=True
+        )
+
+    def new_user(self, name: str) -> str:
+        """A new user's API key, made through `POST /v1/users`."""
+        return create_user(name, self.env["JOBYARD_GATEWAY_ADMIN_TOKEN"], self.base_url).api_key

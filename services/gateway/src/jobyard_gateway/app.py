@@ -22,6 +22,7 @@ from jobyard_gateway.adapters.users import UserStore
 from jobyard_gateway.auth import authentication
 from jobyard_gateway.controllers.health import healthz, readyz
 from jobyard_gateway.controllers.jobs import JobController
+from jobyard_gateway.controllers.users import create_user
 from jobyard_gateway.errors import bad_request
 from jobyard_gateway.settings import GatewaySettings
 from jobyard_logging import configure_logging
@@ -78,10 +79,13 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         return Provide(provide, use_cache=True, sync_to_thread=False)
 
     return Litestar(
-        route_handlers=[JobController, healthz, readyz],
+        route_handlers=[JobController, create_user, healthz, readyz],
         dependencies={
             **{name: adapter(name) for name in ("jobs", "logs", "relay", "db", "broker", "users")},
             "limits": Provide(lambda: settings.limits, use_cache=True, sync_to_thread=False),
+            "admin_token": Provide(
+                lambda: settings.admin_token, use_cache=True, sync_to_thread=False
+            ),
         },
         middleware=[authentication],
         exception_handlers={ValidationException: bad_request, 400: bad_request},

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jobyard_settings import InfraSettings
@@ -19,6 +19,11 @@ class JobLimits(BaseSettings):
         default=7 * 24 * 3600, ge=1, description="Largest `timeout` a job may request."
     )
     max_script_bytes: int = Field(default=1_048_576, ge=1, description="Largest script.")
+    max_active_jobs_per_user: int = Field(
+        default=100,
+        ge=1,
+        description="Pending and running jobs one user may have; beyond it a submission is a 429.",
+    )
     default_image: str = Field(
         default="jobyard/sandbox-minimal:latest", description="Image used by every job."
     )
@@ -31,5 +36,9 @@ class GatewaySettings(BaseSettings):
 
     infra: InfraSettings = Field(default_factory=InfraSettings)
     limits: JobLimits = Field(default_factory=JobLimits)
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of `POST /v1/users` (creating users); unset disables it.",
+    )
     host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
     port: int = Field(default=8080, description="Port the HTTP API listens on.")

@@ -9,7 +9,12 @@ from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import FromPath, JSONBody, Parameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_201_CREATED,
+    HTTP_409_CONFLICT,
+    HTTP_429_TOO_MANY_REQUESTS,
+)
 
 from jobyard_contracts import JobStatus
 from jobyard_gateway.adapters.users import User
@@ -28,8 +33,15 @@ from jobyard_store import Decide, JobDocument, JobRepository, LogStore
 STOP_WAIT_SECONDS = 10.0
 
 
+ACTIVE = [JobStatus.PENDING, JobStatus.RUNNING]
+
+
 class ConflictException(ClientException):
     status_code = HTTP_409_CONFLICT
+
+
+class QuotaExceededException(ClientException):
+    status_code = HTTP_429_TOO_MANY_REQUESTS
 
 
 async def owned_job(jobs: JobRepository, job_id: str, user: User) -> JobDocument:
@@ -64,6 +76,14 @@ class JobController(Controller):
         problems = limit_violations(data, limits)
         if problems:
             raise invalid_fields(problems)
+        active = await jobs.count(
+            {"user_id": request.user.id, "deleted_at": None, "status": {"$in": ACTIVE}}
+        )
+        if active >= limits.max_active_jobs_per_user:
+            raise QuotaExceededException(
+                f"you have {active} pending or running jobs, the most allowed is "
+                f"{limits.max_active_jobs_per_user}; wait for some to finish or stop them"
+            )
         job, submitted = plan_script_job(data, request.user.id, limits)
         applied = await jobs.create(job, [submitted])
         await relay.deliver(applied)

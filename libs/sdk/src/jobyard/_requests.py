@@ -1,0 +1,80 @@
+"""Requests and responses, without I/O: shared by the sync and async clients."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from jobyard.errors import BY_STATUS, JobyardError
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8080"
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    json: dict[str, Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def settings(api_key: str | None, base_url: str | None) -> tuple[str, str]:
+    key = api_key or os.environ.get("JOBYARD_API_KEY")
+    if not key:
+        raise JobyardError("no API key: pass api_key=... or set JOBYARD_API_KEY")
+    url = base_url or os.environ.get("JOBYARD_BASE_URL") or DEFAULT_BASE_URL
+    return key, url.rstrip("/")
+
+
+def create(
+    name: str,
+    script: str,
+    *,
+    vcpus: int,
+    memory_mb: int,
+    stateful: bool,
+    persistent: bool,
+    ipv6_lease: str | None,
+    env: dict[str, str] | None,
+    timeout: int | None,
+    ssh_public_key: str | None,
+) -> Call:
+    body: dict[str, Any] = {
+        "name": name,
+        "script": script,
+        "vcpus": vcpus,
+        "memory_mb": memory_mb,
+        "stateful": stateful,
+        "persistent": persistent,
+        "env": env or {},
+    }
+    optional = {"ipv6_lease": ipv6_lease, "timeout": timeout, "ssh_public_key": ssh_public_key}
+    body |= {k: v for k, v in optional.items() if v is not None}
+    return Call("POST", "/v1/jobs", json=body)
+
+
+def logs(job_id: str, *, tail: int | None = None, after_seq: int | None = None) -> Call:
+    params = {k: v for k, v in {"tail": tail, "after_seq": after_seq}.items() if v is not None}
+    return Call("GET", f"/v1/jobs/{job_id}/logs", params=params)
+
+
+def listing(status: str | None, name: str | None, limit: int, offset: int) -> Call:
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    params |= {k: v for k, v in {"status": status, "name": name}.items() if v is not None}
+    return Call("GET", "/v1/jobs", params=params)
+
+
+def result(response: httpx.Response) -> Any:
+    """The decoded body, or the matching exception with the server's message."""
+    if response.is_success:
+        return response.json()
+    try:
+        body: Any = response.json()
+        message = str(body.get("detail", response.text))
+    except ValueError:
+        body, message = response.text, response.text or response.reason_phrase
+    error = BY_STATUS.get(response.status_code, JobyardError)
+    raise error(message, status_code=response.status_code, body=body)

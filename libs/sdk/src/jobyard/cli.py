@@ -1,0 +1,247 @@
+"""`jobyard`: the command line of the SDK. Human output by default, `--json` for scripts.
+
+Reads `JOBYARD_API_KEY` and `JOBYARD_BASE_URL` (and `JOBYARD_ADMIN_TOKEN` for `users create`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from jobyard.client import Jobyard, create_user
+from jobyard.errors import JobyardError
+from jobyard.models import Job
+
+app = typer.Typer(help="Run long jobs in Jobyard sandboxes.", no_args_is_help=True)
+users = typer.Typer(help="Users and API keys (operators).", no_args_is_help=True)
+app.add_typer(users, name="users")
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+JobId = Annotated[str, typer.Argument(help="The job's id.")]
+
+
+@contextmanager
+def errors_as_messages() -> Iterator[None]:
+    """A refused request is a one-line message and exit code 1, not a traceback."""
+    try:
+        yield
+    except JobyardError as exc:
+        detail = "".join(f"\n  {e['field']}: {e['message']}" for e in getattr(exc, "errors", []))
+        err.print(f"[red]error:[/red] {exc.message}{detail}")
+        raise typer.Exit(1) from None
+
+
+def client() -> Jobyard:
+    with errors_as_messages():
+        return Jobyard()
+
+
+def emit(
+    value: BaseModel | list[Job] | dict[str, Any], as_json: bool, human: Callable[[], None]
+) -> None:
+    if not as_json:
+        human()
+        return
+    if isinstance(value, BaseModel):
+        data: Any = value.model_dump(mode="json")
+    elif isinstance(value, list):
+        data = [v.model_dump(mode="json") for v in value]
+    else:
+        data = value
+    out.print_json(json.dumps(data))
+
+
+def describe(job: Job) -> None:
+    colour = {"completed": "green", "failed": "red", "stopped": "yellow"}.get(job.status, "cyan")
+    out.print(f"[bold]{job.id}[/bold]  {job.name}  [{colour}]{job.status}[/{colour}]")
+    details = (
+        f"vcpus {job.vcpus}, memory {job.memory_mb} MB, created {job.created_at:%Y-%m-%d %H:%M:%S}"
+    )
+    if job.duration_seconds is not None:
+        details += f", ran {job.duration_seconds:.1f}s"
+    out.print(f"  {details}")
+    if job.exit_code is not None:
+        out.print(f"  exit code {job.exit_code}" + (f" ({job.reason})" if job.reason else ""))
+    if job.status == "failed" and job.stderr_tail:
+        out.print("  stderr tail:")
+        for line in job.stderr_tail.splitlines():
+            out.print(f"    {line}", markup=False, highlight=False)
+
+
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--env")
+        env[name] = value
+    return env
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Argument(help="Name of the job.")],
+    script: Annotated[
+        str | None, typer.Option("--script", "-s", help="Bash script to run.")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Read the script from a file.")
+    ] = None,
+    vcpus: Annotated[int, typer.Option(help="CPU cores.")] = 1,
+    memory_mb: Annotated[int, typer.Option("--memory-mb", help="Memory limit in MB.")] = 512,
+    env: Annotated[list[str], typer.Option("--env", "-e", help="NAME=VALUE, repeatable.")] = [],  # noqa: B006
+    timeout: Annotated[int | None, typer.Option(help="Seconds before the job is stopped.")] = None,
+    stateful: Annotated[
+        bool, typer.Option(help="Keep /workspace between runs of this name.")
+    ] = False,
+    persistent: Annotated[bool, typer.Option(help="Stay up with SSH until stopped.")] = False,
+    ipv6_lease: Annotated[str | None, typer.Option("--ipv6-lease", help="IPv6 lease id.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until it finishes.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Print its output live; implies --wait.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Create (and start) a job."""
+    if (script is None) == (file is None):
+        raise typer.BadParameter("give exactly one of --script or --file")
+    source = script if script is not None else file.read_text()  # type: ignore[union-attr]
+    jobyard = client()
+    with errors_as_messages():
+        job = jobyard.jobs.create(
+            name,
+            source,
+            vcpus=vcpus,
+            memory_mb=memory_mb,
+            env=parse_env(env),
+            timeout=timeout,
+            stateful=stateful,
+            persistent=persistent,
+            ipv6_lease=ipv6_lease,
+        )
+        if follow:
+            for line in jobyard.jobs.follow_logs(job.id):
+                err.print(line, markup=False, highlight=False) if as_json else print(
+                    line, flush=True
+                )
+            job = jobyard.jobs.get(job.id)
+        elif wait:
+            job = wait_with_progress(jobyard, job, quiet=as_json)
+    emit(job, as_json, lambda: describe(job))
+    if (wait or follow) and job.status != "completed":
+        raise typer.Exit(1)
+
+
+def wait_with_progress(jobyard: Jobyard, job: Job, quiet: bool) -> Job:
+    started = time.monotonic()
+    with err.status("", spinner="dots") as status:
+        while not job.finished:
+            if not quiet:
+                status.update(f"{job.id} {job.status} ({time.monotonic() - started:.0f}s)")
+            time.sleep(1)
+            job = jobyard.jobs.get(job.id)
+    return job
+
+
+@app.command("list")
+def list_jobs(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    name: Annotated[str | None, typer.Option(help="Only jobs of this name.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Your jobs, newest first."""
+    with errors_as_messages():
+        jobs = client().jobs.list(status=status, name=name, limit=limit)
+
+    def table() -> None:
+        grid = Table("id", "name", "status", "progress", "duration", "created")
+        for job in jobs:
+            progress = (
+                f"{job.progress.completed_steps}/{job.progress.total_steps}" if job.progress else ""
+            )
+            duration = f"{job.duration_seconds:.1f}s" if job.duration_seconds is not None else ""
+            grid.add_row(
+                job.id, job.name, job.status, progress, duration, f"{job.created_at:%Y-%m-%d %H:%M}"
+            )
+        out.print(grid)
+
+    emit(jobs, as_json, table)
+
+
+@app.command()
+def status(job_id: JobId, as_json: JsonOption = False) -> None:
+    """A job's status and result."""
+    with errors_as_messages():
+        job = client().jobs.get(job_id)
+    emit(job, as_json, lambda: describe(job))
+
+
+@app.command()
+def logs(
+    job_id: JobId,
+    tail: Annotated[int | None, typer.Option(help="Only the last N lines.")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until it ends.")
+    ] = False,
+) -> None:
+    """A job's output (stdout and stderr, in order)."""
+    jobyard = client()
+    with errors_as_messages():
+        if follow:
+            for line in jobyard.jobs.follow_logs(job_id):
+                print(line, flush=True)
+        else:
+            sys.stdout.write(jobyard.jobs.get_logs(job_id, tail=tail))
+
+
+@app.command()
+def ssh(job_id: JobId, as_json: JsonOption = False) -> None:
+    """How to log in to a running persistent job."""
+    with errors_as_messages():
+        info = client().jobs.ssh(job_id)
+    emit(info, as_json, lambda: print(info.command))
+
+
+@app.command()
+def stop(job_id: JobId, as_json: JsonOption = False) -> None:
+    """Stop a pending or running job."""
+    with errors_as_messages():
+        job = client().jobs.stop(job_id)
+    emit(job, as_json, lambda: describe(job))
+
+
+@app.command()
+def delete(job_id: JobId, as_json: JsonOption = False) -> None:
+    """Delete a job with its logs, container and workspace."""
+    with errors_as_messages():
+        result = client().jobs.delete(job_id)
+    emit(result, as_json, lambda: out.print(f"deleted {job_id}"))
+
+
+@users.command("create")
+def users_create(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    admin_token: Annotated[
+        str, typer.Option(envvar="JOBYARD_ADMIN_TOKEN", help="Gateway admin token.")
+    ],
+    base_url: Annotated[str | None, typer.Option(envvar="JOBYARD_BASE_URL")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a user and print its API key (shown once)."""
+    with errors_as_messages():
+        user = create_user(name, admin_token, base_url)
+    emit(user, as_json, lambda: print(user.api_key))
