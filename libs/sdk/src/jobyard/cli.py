@@ -168,7 +168,10 @@ def list_jobs(
         jobs = client().jobs.list(status=status, name=name, limit=limit)
 
     def table() -> None:
-        grid = Table("id", "name", "status", "progress", "duration", "created")
+        grid = Table()
+        grid.add_column("id", no_wrap=True, min_width=24)
+        for title in ("name", "status", "progress", "duration", "created"):
+            grid.add_column(title)
         for job in jobs:
             progress = (
                 f"{job.progress.completed_steps}/{job.progress.total_steps}" if job.progress else ""

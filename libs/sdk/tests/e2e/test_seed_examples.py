@@ -27,10 +27,7 @@ def client(stack, jobyard_home):
 def test_create(client, capsys):
     # Create an ephemeral job
     job = client.jobs.create(
-        name="data-processor",
-        script="python process_data.py",
-        vcpus=4,
-        memory_mb=2048
+        name="data-processor", script="python process_data.py", vcpus=4, memory_mb=2048
     )
     print(f"Job ID: {job.id}")
     print(f"Status: {job.status}")
@@ -44,11 +41,8 @@ def test_create(client, capsys):
         vcpus=8,
         memory_mb=16384,
         stateful=True,
-        env={
-            "MODEL_PATH": "/workspace/models",
-            "DATASET": "imagenet"
-        },
-        timeout=3600
+        env={"MODEL_PATH": "/workspace/models", "DATASET": "imagenet"},
+        timeout=3600,
     )
     # Create a persistent VM
     persistent_vm = client.jobs.create(
@@ -56,12 +50,15 @@ def test_create(client, capsys):
         script="echo 'VM ready for development'",
         vcpus=2,
         memory_mb=4096,
-        persistent=True
+        persistent=True,
     )
 
     assert f"Job ID: {job.id}" in capsys.readouterr().out
-    assert job.status == "pending" and job.vcpus == 4 and job.memory_mb == 2048
-    assert stateful_job.stateful and stateful_job.timeout == 3600
+    assert job.status == "pending"
+    assert job.vcpus == 4
+    assert job.memory_mb == 2048
+    assert stateful_job.stateful
+    assert stateful_job.timeout == 3600
     assert stateful_job.env_keys == ["DATASET", "MODEL_PATH"]
     assert persistent_vm.persistent
     # The scripts refer to files that do not exist here: they fail like they would anywhere.
@@ -85,7 +82,7 @@ def test_run_and_wait(client, capsys):
     """,
         vcpus=2,
         memory_mb=1024,
-        poll_interval=10
+        poll_interval=10,
     )
     print(f"Job finished with status: {job.status}")
     # Get the logs after completion
@@ -93,7 +90,8 @@ def test_run_and_wait(client, capsys):
     print(logs)
 
     assert job.status == "completed"  # the last command of the script succeeded
-    assert "Generating report...\n" in logs and logs.endswith("Report complete!\n")
+    assert "Generating report...\n" in logs
+    assert logs.endswith("Report complete!\n")
     assert "python: command not found" in logs
 
 
@@ -110,17 +108,17 @@ def test_get(client, capsys):
     print(f"Persistent: {job.persistent}")
 
     out = capsys.readouterr().out
-    assert "Job Name: inspect-me" in out and "vCPUs: 2" in out and "Memory: 768 MB" in out
-    assert "Stateful: False" in out and "Persistent: False" in out
+    assert "Job Name: inspect-me" in out
+    assert "vCPUs: 2" in out
+    assert "Memory: 768 MB" in out
+    assert "Stateful: False" in out
+    assert "Persistent: False" in out
 
 
 def test_get_status(client, capsys):
     # Create a job
     job = client.jobs.create(
-        name="long-task",
-        script="sleep 60 && echo 'Done!'",
-        vcpus=1,
-        memory_mb=512
+        name="long-task", script="sleep 60 && echo 'Done!'", vcpus=1, memory_mb=512
     )
     # Poll for status
     while True:
@@ -159,9 +157,10 @@ def test_get_logs(client, capsys):
     done
     """,
         vcpus=1,
-        memory_mb=512
+        memory_mb=512,
     )
     import time
+
     time.sleep(5)
     logs = client.jobs.get_logs(job.id)
     print(f"Current output:\n{logs}")
@@ -176,14 +175,11 @@ def test_get_logs(client, capsys):
 def test_ssh(client, capsys):
     # Create a persistent VM
     vm = client.jobs.create(
-        name="interactive-dev",
-        script="echo 'VM ready'",
-        vcpus=4,
-        memory_mb=8192,
-        persistent=True
+        name="interactive-dev", script="echo 'VM ready'", vcpus=4, memory_mb=8192, persistent=True
     )
     # Wait for VM to be ready
     import time
+
     while client.jobs.get_status(vm.id) != "running":
         time.sleep(2)
     # Get SSH connection details
@@ -193,7 +189,8 @@ def test_ssh(client, capsys):
     print(f"Username: {ssh_info.username}")
     print(f"\nConnect with:\n{ssh_info.command}")
 
-    assert ssh_info.username == "sandbox" and ssh_info.command.startswith("ssh ")
+    assert ssh_info.username == "sandbox"
+    assert ssh_info.command.startswith("ssh ")
     assert login(ssh_info.command, "echo hello from $(whoami) in $(pwd)") == (
         "hello from sandbox in /home/sandbox"
     )
@@ -219,10 +216,11 @@ def test_stop(client, capsys):
         script="while true; do echo 'Working...'; sleep 10; done",
         vcpus=1,
         memory_mb=512,
-        persistent=True
+        persistent=True,
     )
     # Work with the job...
     import time
+
     time.sleep(30)
     # Stop the job when done
     result = client.jobs.stop(job.id)
@@ -239,17 +237,11 @@ def test_stop(client, capsys):
 def test_delete(client, capsys):
     # Create a temporary job
     job = client.jobs.create(
-        name="temp-calculation",
-        script="echo 'Quick calculation'",
-        vcpus=1,
-        memory_mb=512
+        name="temp-calculation", script="echo 'Quick calculation'", vcpus=1, memory_mb=512
     )
     # Wait for completion
     job = client.jobs.run_and_wait(
-        name="temp-calculation",
-        script="echo 'Quick calculation'",
-        vcpus=1,
-        memory_mb=512
+        name="temp-calculation", script="echo 'Quick calculation'", vcpus=1, memory_mb=512
     )
     # Get logs before deletion
     logs = client.jobs.get_logs(job.id)

@@ -136,11 +136,12 @@ class JobRepository:
         )
         return [(doc["_id"], [e["envelope"] for e in doc["outbox"]]) async for doc in cursor]
 
+    async def purgeable(self, job_id: str) -> bool:
+        return await self.collection.count_documents(_purgeable(job_id)) == 1
+
     async def purge(self, job_id: str) -> bool:
         """Remove a deleted job whose events have all been published; False if not yet."""
-        result = await self.collection.delete_one(
-            {"_id": job_id, "deleted_at": {"$ne": None}, "outbox": {"$size": 0}}
-        )
+        result = await self.collection.delete_one(_purgeable(job_id))
         return result.deleted_count == 1
 
     async def mark_published(self, job_id: str, message_ids: Sequence[str]) -> None:
@@ -163,6 +164,16 @@ class JobRepository:
             )
             for offset, event in enumerate(events, start=1)
         )
+
+
+def _purgeable(job_id: str) -> dict[str, Any]:
+    """Deleted, every event published, and no sandbox that may still write its output."""
+    return {
+        "_id": job_id,
+        "deleted_at": {"$ne": None},
+        "outbox": {"$size": 0},
+        "$or": [{"sandbox": None}, {"sandbox.state": "exited"}],
+    }
 
 
 def _outbox_entry(envelope: Envelope[Payload]) -> dict[str, Any]:

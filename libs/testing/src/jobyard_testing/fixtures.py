@@ -86,6 +86,7 @@ def stack(
         env={
             **infra_env,
             "JOBYARD_SANDBOX_POLL_SECONDS": "0.5",
+            "JOBYARD_LIMITS_MAX_ACTIVE_JOBS_PER_USER": "8",
             "JOBYARD_GATEWAY_ADMIN_TOKEN": secrets.token_urlsafe(24),
         },
         log_dir=log_dir,

@@ -61,8 +61,10 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
         await purge(msg.job_id)
 
     async def purge(job_id: str) -> None:
-        await worker.logs.delete_job(job_id)
-        await worker.jobs.purge(job_id)
+        # Logs first: if we die in between, the document is still there to retry from.
+        if await worker.jobs.purgeable(job_id):
+            await worker.logs.delete_job(job_id)
+            await worker.jobs.purge(job_id)
 
     async def purge_deleted_forever() -> None:
         # Deleted jobs whose purge waited for their last events to be published.
