@@ -37,7 +37,8 @@ def main() -> int:
             status = current
             print(f"{time.monotonic() - started:6.2f}s  status: {status}")
     job = client.jobs.get(job.id)
-    print(f"{time.monotonic() - started:6.2f}s  status: {job.status}")
+    if job.status != status:
+        print(f"{time.monotonic() - started:6.2f}s  status: {job.status}")
     print(f"exit code {job.exit_code}, ran {job.duration_seconds}s")
     return 0 if job.status == "completed" else 1
 
