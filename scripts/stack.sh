@@ -16,6 +16,7 @@ ROOTFS_PACKAGES="python3,ca-certificates,openssh-server"
 # The rootfs image is named after its package list, so changing the list rebuilds it.
 ROOTFS_IMAGE="jobyard/rootfs:bookworm-$(echo "$ROOTFS_PACKAGES" | md5sum | cut -c1-8)"
 SANDBOX_IMAGE="jobyard/sandbox-minimal:latest"
+BASE_IMAGE="jobyard/sandbox-base:latest"
 MONGO_PORT="${JOBYARD_MONGO_STANDIN_PORT:-27017}"
 S3_PORT="${JOBYARD_S3_STANDIN_PORT:-9000}"
 GATEWAY_PORT="${JOBYARD_GATEWAY_PORT:-8080}"
@@ -127,9 +128,19 @@ sandbox_images() {
     fi
     tar -C "$dir" --exclude=./.complete -c . | docker import - "$ROOTFS_IMAGE" >/dev/null
   fi
-  say "building $SANDBOX_IMAGE (cached)"
-  DOCKER_BUILDKIT=0 docker build --network=none -q --build-arg "BASE=$ROOTFS_IMAGE" \
-    -t "$SANDBOX_IMAGE" "$ROOT/sandbox-images/minimal" >/dev/null
+  build_image minimal "$SANDBOX_IMAGE"
+  # The scientific `base` image: a few minutes the first time on a machine, seconds after.
+  build_image base "$BASE_IMAGE"
+}
+
+build_image() { # folder tag: one Dockerfile per image, shared files in sandbox-images/common
+  say "building $2 (cached)"
+  local started=$SECONDS
+  # Host network only for the build's apt-get (Debian's registry); jobs never get it from here.
+  DOCKER_BUILDKIT=0 docker build --network=host -q --build-arg "BASE=$ROOTFS_IMAGE" \
+    -f "$ROOT/sandbox-images/$1/Dockerfile" -t "$2" "$ROOT/sandbox-images" >"$LOG/build-$1.log" 2>&1 \
+    || { tail -30 "$LOG/build-$1.log" >&2; return 1; }
+  echo "$1 image: $((SECONDS - started)) s, $(docker image inspect -f '{{.Size}}' "$2" | awk '{printf "%.0f MB", $1/1e6}')" >&2
 }
 
 infra() {

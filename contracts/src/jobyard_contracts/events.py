@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from jobyard_contracts.envelope import Payload
-from jobyard_contracts.jobs import FailureReason, JobKind, Resources, StepSpec
+from jobyard_contracts.jobs import FailureReason, JobKind, NetworkPolicy, Resources, StepSpec
 
 
 class JobSubmitted(Payload):
@@ -22,6 +22,7 @@ class JobSubmitted(Payload):
     steps: tuple[StepSpec, ...] = Field(min_length=1, description="The plan.")
     stateful: bool = Field(default=False, description="Keeps /workspace across runs of the name.")
     persistent: bool = Field(default=False, description="Stays up, with SSH, until stopped.")
+    network: NetworkPolicy = Field(default=NetworkPolicy.NONE, description="What it may reach.")
 
 
 class JobAdmitted(Payload):

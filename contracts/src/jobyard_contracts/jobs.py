@@ -45,6 +45,13 @@ class FailureReason(StrEnum):
     STOPPED = "stopped by user"
 
 
+class NetworkPolicy(StrEnum):
+    """What a sandbox may reach. `none` (the default): nothing, not even other sandboxes."""
+
+    NONE = "none"
+    INTERNET = "internet"
+
+
 class Resources(BaseModel):
     """Limits a sandbox is created with."""
 

@@ -15,13 +15,14 @@ from jobyard.errors import (
     QuotaExceededError,
     ValidationError,
 )
-from jobyard.models import Deleted, Job, Logs, SshInfo, User
+from jobyard.models import Deleted, Image, Job, Logs, SshInfo, User
 
 __all__ = [
     "AsyncJobyard",
     "AuthenticationError",
     "ConflictError",
     "Deleted",
+    "Image",
     "Job",
     "Jobyard",
     "JobyardError",

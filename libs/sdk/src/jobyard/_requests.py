@@ -41,6 +41,8 @@ def create(
     env: dict[str, str] | None,
     timeout: int | None,
     ssh_public_key: str | None,
+    image: str,
+    network: str,
 ) -> Call:
     body: dict[str, Any] = {
         "name": name,
@@ -50,6 +52,8 @@ def create(
         "stateful": stateful,
         "persistent": persistent,
         "env": env or {},
+        "image": image,
+        "network": network,
     }
     optional = {"ipv6_lease": ipv6_lease, "timeout": timeout, "ssh_public_key": ssh_public_key}
     body |= {k: v for k, v in optional.items() if v is not None}

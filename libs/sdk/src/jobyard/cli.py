@@ -20,7 +20,7 @@ from rich.table import Table
 
 from jobyard.client import Jobyard, create_user
 from jobyard.errors import JobyardError
-from jobyard.models import Job
+from jobyard.models import Image, Job
 
 app = typer.Typer(help="Run long jobs in Jobyard sandboxes.", no_args_is_help=True)
 users = typer.Typer(help="Users and API keys (operators).", no_args_is_help=True)
@@ -50,7 +50,9 @@ def client() -> Jobyard:
 
 
 def emit(
-    value: BaseModel | list[Job] | dict[str, Any], as_json: bool, human: Callable[[], None]
+    value: BaseModel | list[Job] | list[Image] | dict[str, Any],
+    as_json: bool,
+    human: Callable[[], None],
 ) -> None:
     if not as_json:
         human()
@@ -109,6 +111,8 @@ def create(
     ] = False,
     persistent: Annotated[bool, typer.Option(help="Stay up with SSH until stopped.")] = False,
     ipv6_lease: Annotated[str | None, typer.Option("--ipv6-lease", help="IPv6 lease id.")] = None,
+    image: Annotated[str, typer.Option(help="Sandbox image (see `jobyard images`).")] = "base",
+    network: Annotated[str, typer.Option(help="Network policy: none or internet.")] = "none",
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until it finishes.")] = False,
     follow: Annotated[
         bool, typer.Option("--follow", help="Print its output live; implies --wait.")
@@ -131,6 +135,8 @@ def create(
             stateful=stateful,
             persistent=persistent,
             ipv6_lease=ipv6_lease,
+            image=image,
+            network=network,
         )
         if follow:
             for line in jobyard.jobs.follow_logs(job.id):
@@ -233,6 +239,26 @@ def delete(job_id: JobId, as_json: JsonOption = False) -> None:
     with errors_as_messages():
         result = client().jobs.delete(job_id)
     emit(result, as_json, lambda: out.print(f"deleted {job_id}"))
+
+
+@app.command()
+def images(as_json: JsonOption = False) -> None:
+    """The sandbox images jobs may use, with what each contains."""
+    with errors_as_messages():
+        found = client().images.list()
+
+    def show() -> None:
+        for image in found:
+            out.print(
+                f"[bold]{image.name}[/bold]  {image.reference}  (hosts: {', '.join(image.hosts)})"
+            )
+            for group in ("tools", "python_libraries"):
+                versions = image.manifest.get(group)
+                if isinstance(versions, dict):
+                    listed = ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
+                    out.print(f"  {group.replace('_', ' ')}: {listed}", highlight=False)
+
+    emit(found, as_json, show)
 
 
 @users.command("create")

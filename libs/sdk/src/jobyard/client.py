@@ -15,7 +15,7 @@ import httpx
 
 from jobyard import _requests as rq
 from jobyard import keys
-from jobyard.models import Deleted, Job, Logs, SshInfo, Status, User
+from jobyard.models import Deleted, Image, Job, Logs, SshInfo, Status, User
 
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
@@ -63,6 +63,8 @@ class Jobs:
         env: dict[str, str] | None = None,
         timeout: int | None = None,
         ssh_public_key: str | None = None,
+        image: str = "base",
+        network: str = "none",
     ) -> Job:
         """Create and start a job; it is `pending` until a sandbox runs it."""
         options = dict(
@@ -74,6 +76,8 @@ class Jobs:
             env=env,
             timeout=timeout,
             ssh_public_key=ssh_public_key,
+            image=image,
+            network=network,
         )
         call, private_key = _create_call(name, script, options)
         return _created(self._send(call), private_key)
@@ -175,6 +179,8 @@ class AsyncJobs:
         env: dict[str, str] | None = None,
         timeout: int | None = None,
         ssh_public_key: str | None = None,
+        image: str = "base",
+        network: str = "none",
     ) -> Job:
         options = dict(
             vcpus=vcpus,
@@ -185,6 +191,8 @@ class AsyncJobs:
             env=env,
             timeout=timeout,
             ssh_public_key=ssh_public_key,
+            image=image,
+            network=network,
         )
         call, private_key = _create_call(name, script, options)
         return _created(await self._send(call), private_key)
@@ -261,6 +269,30 @@ class AsyncJobs:
         return Deleted.model_validate(await self._send(rq.Call("DELETE", f"/v1/jobs/{job_id}")))
 
 
+class Images:
+    """`client.images`: the sandbox images jobs may use, with what each contains."""
+
+    def __init__(self, send: Any) -> None:
+        self._send = send
+
+    def list(self) -> list[Image]:
+        return [Image.model_validate(i) for i in self._send(rq.Call("GET", "/v1/images"))]
+
+    def get(self, name: str) -> Image:
+        return Image.model_validate(self._send(rq.Call("GET", f"/v1/images/{name}")))
+
+
+class AsyncImages:
+    def __init__(self, send: Any) -> None:
+        self._send = send
+
+    async def list(self) -> list[Image]:
+        return [Image.model_validate(i) for i in await self._send(rq.Call("GET", "/v1/images"))]
+
+    async def get(self, name: str) -> Image:
+        return Image.model_validate(await self._send(rq.Call("GET", f"/v1/images/{name}")))
+
+
 class Jobyard:
     """Blocking client. `api_key` and `base_url` default to `JOBYARD_API_KEY` and
     `JOBYARD_BASE_URL` (then http://127.0.0.1:8080)."""
@@ -271,6 +303,7 @@ class Jobyard:
             base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=TIMEOUT
         )
         self.jobs = Jobs(self._http)
+        self.images = Images(self.jobs._send)
 
     def close(self) -> None:
         self._http.close()
@@ -291,6 +324,7 @@ class AsyncJobyard:
             base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=TIMEOUT
         )
         self.jobs = AsyncJobs(self._http)
+        self.images = AsyncImages(self.jobs._send)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -47,6 +47,7 @@ class Job(_Model):
     reason: str | None = None
     stderr_tail: str = ""
     image: str | None = None
+    network: str = "none"
     progress: Progress | None = None
     plan: list[Step] = []
 
@@ -87,3 +88,10 @@ class User(_Model):
     id: str
     name: str
     api_key: str
+
+
+class Image(_Model):
+    name: str
+    reference: str
+    hosts: list[str]
+    manifest: dict[str, object]

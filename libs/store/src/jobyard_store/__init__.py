@@ -15,6 +15,7 @@ from jobyard_store.documents import (
     SshEndpoint,
     StepState,
 )
+from jobyard_store.images import ImageRegistry, SandboxImage
 from jobyard_store.jobs import Applied, Change, Decide, JobNotFoundError, JobRepository
 from jobyard_store.logs import LogLine, LogStore, Stream
 
@@ -37,11 +38,13 @@ __all__ = [
     "Applied",
     "Change",
     "Decide",
+    "ImageRegistry",
     "JobDocument",
     "JobNotFoundError",
     "JobRepository",
     "LogLine",
     "LogStore",
+    "SandboxImage",
     "SandboxRun",
     "SandboxState",
     "SshEndpoint",

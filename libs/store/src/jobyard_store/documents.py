@@ -13,7 +13,14 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobyard_contracts import FailureReason, JobKind, JobStatus, Resources, StepStatus
+from jobyard_contracts import (
+    FailureReason,
+    JobKind,
+    JobStatus,
+    NetworkPolicy,
+    Resources,
+    StepStatus,
+)
 
 
 class SandboxState(StrEnum):
@@ -73,6 +80,7 @@ class JobDocument(BaseModel):
     stateful: bool = False
     persistent: bool = False
     ipv6_lease: str | None = None
+    network: NetworkPolicy = NetworkPolicy.NONE
     ssh_public_key: str | None = None
     ssh: SshEndpoint | None = None
     status: JobStatus = JobStatus.PENDING

@@ -64,6 +64,7 @@ class Worker:
             )
         ]
         self._tasks: list[asyncio.Task[None]] = []
+        self._on_start: list[BackgroundTask] = []
 
     def subscriber(self, handler: str, message: type[Payload]) -> Any:
         """Subscribe a handler to one message type through its own quorum queue.
@@ -96,12 +97,18 @@ class Worker:
                 )
             return applied
 
+    def on_start(self, task: BackgroundTask) -> None:
+        """Run `task` once at startup, before the service reports healthy or consumes."""
+        self._on_start.append(task)
+
     def background(self, task: BackgroundTask) -> None:
         """Run `task` for the life of the service (started once the broker is up)."""
         self._background.append(task)
 
     async def _on_startup(self) -> None:
         await ensure_indexes(self.db)
+        for task in self._on_start:
+            await task()
         await self.broker.connect()
         await self.topology.declare_support(self.broker)
         try:

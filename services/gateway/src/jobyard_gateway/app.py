@@ -21,13 +21,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from jobyard_gateway.adapters.users import UserStore
 from jobyard_gateway.auth import authentication
 from jobyard_gateway.controllers.health import healthz, readyz
+from jobyard_gateway.controllers.images import get_image, list_images
 from jobyard_gateway.controllers.jobs import JobController
 from jobyard_gateway.controllers.users import create_user
 from jobyard_gateway.errors import bad_request
 from jobyard_gateway.settings import GatewaySettings
 from jobyard_logging import configure_logging
 from jobyard_messaging import EnvelopePublisher, OutboxRelay, Topology
-from jobyard_store import JobRepository, LogStore, connect, ensure_indexes
+from jobyard_store import ImageRegistry, JobRepository, LogStore, connect, ensure_indexes
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,11 @@ class Adapters:
     jobs: JobRepository
     logs: LogStore
     users: UserStore
+    images: ImageRegistry
     relay: OutboxRelay
+
+
+ADAPTER_NAMES = ("jobs", "logs", "relay", "db", "broker", "users", "images")
 
 
 def build_adapters(settings: GatewaySettings) -> Adapters:
@@ -51,7 +56,7 @@ def build_adapters(settings: GatewaySettings) -> Adapters:
     relay = OutboxRelay(
         EnvelopePublisher(broker, Topology(settings.infra.names)), jobs, None, settings.infra.names
     )
-    return Adapters(mongo, db, broker, jobs, LogStore(db), UserStore(db), relay)
+    return Adapters(mongo, db, broker, jobs, LogStore(db), UserStore(db), ImageRegistry(db), relay)
 
 
 def create_app(settings: GatewaySettings | None = None) -> Litestar:
@@ -79,9 +84,12 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         return Provide(provide, use_cache=True, sync_to_thread=False)
 
     return Litestar(
-        route_handlers=[JobController, create_user, healthz, readyz],
+        route_handlers=[JobController, list_images, get_image, create_user, healthz, readyz],
         dependencies={
-            **{name: adapter(name) for name in ("jobs", "logs", "relay", "db", "broker", "users")},
+            **{
+                name: adapter(name)
+                for name in ("jobs", "logs", "relay", "db", "broker", "users", "images")
+            },
             "limits": Provide(lambda: settings.limits, use_cache=True, sync_to_thread=False),
             "admin_token": Provide(
                 lambda: settings.admin_token, use_cache=True, sync_to_thread=False

@@ -24,9 +24,6 @@ class JobLimits(BaseSettings):
         ge=1,
         description="Pending and running jobs one user may have; beyond it a submission is a 429.",
     )
-    default_image: str = Field(
-        default="jobyard/sandbox-minimal:latest", description="Image used by every job."
-    )
 
 
 class GatewaySettings(BaseSettings):

@@ -6,6 +6,7 @@ from litestar.testing import AsyncTestClient
 from jobyard_gateway.adapters.users import UserStore
 from jobyard_gateway.app import create_app
 from jobyard_gateway.settings import GatewaySettings, JobLimits
+from jobyard_store import ImageRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -19,6 +20,7 @@ async def client(infra, mongo_db):
         limits=JobLimits(max_memory_mb=4096),
     )
     _, key = await UserStore(mongo_db).create("alice")
+    await ImageRegistry(mongo_db).register("base", "jobyard/sandbox-base:latest", "host-a", {})
     async with AsyncTestClient(create_app(settings)) as client:
         client.headers["Authorization"] = f"Bearer {key}"
         client.db = mongo_db
@@ -41,6 +43,8 @@ async def stored_jobs(client) -> int:
         ({"name": "a b", "script": "echo"}, "name"),
         ({"name": "a", "script": "echo", "env": {"BAD-NAME": "x"}}, "env"),
         ({"name": "a", "script": "echo", "vcpus": "four"}, "vcpus"),
+        ({"name": "a", "script": "echo", "image": "no-such-image"}, "image"),
+        ({"name": "a", "script": "echo", "network": "everywhere"}, "network"),
     ],
 )
 async def test_invalid_fields_are_a_422_naming_the_field(client, body, field):
@@ -96,3 +100,14 @@ async def test_health_is_public(client):
         "mongodb": True,
         "rabbitmq": True,
     }
+
+
+async def test_images_are_listed_with_their_manifests(client):
+    images = (await client.get("/v1/images")).json()
+    assert [(i["name"], i["hosts"]) for i in images] == [("base", ["host-a"])]
+    assert (await client.get("/v1/images/base")).json()[
+        "reference"
+    ] == "jobyard/sandbox-base:latest"
+    assert (await client.get("/v1/images/nope")).status_code == 404
+    unknown = await client.post("/v1/jobs", json={"name": "a", "script": "x", "image": "nope"})
+    assert "available: base" in unknown.json()["detail"]

@@ -16,7 +16,7 @@ def create_worker(settings: SandboxManagerSettings | None = None) -> Worker:
     worker = Worker("sandbox-manager", settings.infra)
     sandboxes = DockerSandboxes(docker.from_env(), user=settings.sandbox_user)
     supervisor = RunSupervisor(worker, sandboxes, settings)
-    handlers.register(worker, supervisor, sandboxes)
+    handlers.register(worker, supervisor, sandboxes, settings)
     return worker
 
 

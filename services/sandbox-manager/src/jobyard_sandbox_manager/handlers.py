@@ -10,12 +10,32 @@ from typing import Any
 from jobyard_contracts import TERMINAL_EVENTS, Envelope, JobDeleted, RunStep, parse_envelope
 from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
 from jobyard_sandbox_manager.domain import runs
+from jobyard_sandbox_manager.settings import SandboxManagerSettings
 from jobyard_sandbox_manager.supervisor import RunSupervisor
+from jobyard_store import ImageRegistry
 from jobyard_worker import Worker
 
 
-def register(worker: Worker, supervisor: RunSupervisor, sandboxes: DockerSandboxes) -> None:
+def register(
+    worker: Worker,
+    supervisor: RunSupervisor,
+    sandboxes: DockerSandboxes,
+    settings: SandboxManagerSettings,
+) -> None:
     namespace = worker.names.namespace
+    images = ImageRegistry(worker.db)
+
+    async def register_images() -> None:
+        """Offer this host's images (with manifests) before taking any work."""
+        for name, reference in settings.images.items():
+            manifest = await asyncio.to_thread(sandboxes.manifest, reference)
+            if manifest is None:
+                worker.log.warning("image missing on this host", image=name, reference=reference)
+                await images.withdraw(name, settings.host_id)
+            else:
+                await images.register(name, reference, settings.host_id, manifest)
+
+    worker.on_start(register_images)
 
     @worker.subscriber("accept-run", RunStep)
     async def on_run_step(msg: Envelope[RunStep]) -> None:

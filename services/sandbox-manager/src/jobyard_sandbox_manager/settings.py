@@ -6,6 +6,8 @@ import socket
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jobyard_contracts import NetworkPolicy
+from jobyard_sandbox_manager.domain.runs import HostPolicy
 from jobyard_settings import InfraSettings
 
 
@@ -31,6 +33,17 @@ class SandboxManagerSettings(BaseSettings):
     network_mode: str = Field(
         default="none", description="Docker network of sandboxes; `none` means no network."
     )
+    images: dict[str, str] = Field(
+        default={
+            "base": "jobyard/sandbox-base:latest",
+            "minimal": "jobyard/sandbox-minimal:latest",
+        },
+        description="Image names jobs may use -> Docker images on this host (JSON).",
+    )
+    internet_network_mode: str = Field(
+        default="host",
+        description="Docker network of jobs whose policy is `internet` (no bridge on this host).",
+    )
     persistent_network_mode: str = Field(
         default="host",
         description="Docker network of persistent jobs, whose SSH server must be reachable.",
@@ -43,5 +56,18 @@ class SandboxManagerSettings(BaseSettings):
         default=0.2, gt=0, description="Output is stored and streamed at least this often."
     )
     poll_seconds: float = Field(default=1.0, gt=0, description="Scan for requested runs.")
+
+    def host_policy(self) -> HostPolicy:
+        return HostPolicy(
+            host_cpus=self.host_cpus,
+            pids_limit=self.pids_limit,
+            images=self.images,
+            networks={
+                NetworkPolicy.NONE: self.network_mode,
+                NetworkPolicy.INTERNET: self.internet_network_mode,
+            },
+            persistent_network=self.persistent_network_mode,
+        )
+
     health_host: str = Field(default="127.0.0.1", description="Address of GET /healthz.")
     health_port: int = Field(default=8083, description="Port of GET /healthz.")

@@ -39,6 +39,7 @@ class RunSupervisor:
         self._sandboxes = sandboxes
         self._settings = settings
         self._host = settings.host_id
+        self._host_policy = settings.host_policy()
         self._active: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
 
@@ -107,14 +108,7 @@ class RunSupervisor:
             return
         if run.state not in (SandboxState.STARTING, SandboxState.RUNNING):
             return
-        spec = runs.container_spec(
-            job,
-            self._worker.names,
-            host_cpus=self._settings.host_cpus,
-            pids_limit=self._settings.pids_limit,
-            network_mode=self._settings.network_mode,
-            persistent_network_mode=self._settings.persistent_network_mode,
-        )
+        spec = runs.container_spec(job, self._worker.names, self._host_policy)
         if run.state is SandboxState.STARTING and job.status.is_terminal:
             # Stopped before its container existed: never start it.
             await self._record_exit(job_id, -1, FailureReason.STOPPED, "")

@@ -4,6 +4,7 @@ import pytest
 
 from jobyard_contracts import (
     FailureReason,
+    NetworkPolicy,
     Resources,
     RunStep,
     SandboxExited,
@@ -53,11 +54,18 @@ def test_exit_reasons():
     )
 
 
+HOST = runs.HostPolicy(
+    host_cpus=2,
+    pids_limit=100,
+    images={"jobyard/sandbox-minimal:latest": "ref-min", "base": "ref-base"},
+    networks={NetworkPolicy.NONE: "none", NetworkPolicy.INTERNET: "host"},
+    persistent_network="host",
+)
+
+
 def spec_of(job, ssh=None):
     job = runs.claim_run(runs.accept_run(job, run_step()).job, "h", "c", ssh).job
-    return runs.container_spec(
-        job, NAMES, host_cpus=2, pids_limit=100, network_mode="none", persistent_network_mode="host"
-    )
+    return runs.container_spec(job, NAMES, HOST)
 
 
 def test_container_spec_carries_limits_and_caps_vcpus_at_the_host():
@@ -70,7 +78,15 @@ def test_container_spec_carries_limits_and_caps_vcpus_at_the_host():
     assert spec.labels["jobyard.namespace"] == "ns"
     assert spec.command == ["bash", "-c", "echo 0"]
     assert spec.network_mode == "none"
+    assert spec.image == "ref-min"
     assert spec.workspace_volume == f"ns-{job.id}-workspace"
+
+
+def test_the_network_policy_picks_the_network_and_unknown_images_are_refused():
+    assert spec_of(make_job(network=NetworkPolicy.INTERNET)).network_mode == "host"
+    assert spec_of(make_job(image="base")).image == "ref-base"
+    with pytest.raises(runs.UnknownImageError, match="'gpu'"):
+        spec_of(make_job(image="gpu"))
 
 
 def test_a_stateful_workspace_belongs_to_the_owner_and_name():

@@ -28,7 +28,7 @@ from jobyard_gateway.domain.views import JobList, JobView, LogsView, SshView
 from jobyard_gateway.errors import invalid_fields
 from jobyard_gateway.settings import JobLimits
 from jobyard_messaging import OutboxRelay
-from jobyard_store import Decide, JobDocument, JobRepository, LogStore
+from jobyard_store import Decide, ImageRegistry, JobDocument, JobRepository, LogStore
 
 STOP_WAIT_SECONDS = 10.0
 
@@ -71,9 +71,13 @@ class JobController(Controller):
         jobs: NamedDependency[JobRepository],
         relay: NamedDependency[OutboxRelay],
         limits: NamedDependency[JobLimits],
+        images: NamedDependency[ImageRegistry],
     ) -> JobView:
         """Submit a script job. It is stored `pending` and announced in the same write."""
         problems = limit_violations(data, limits)
+        if await images.get(data.image) is None:
+            offered = ", ".join(image.name for image in await images.available()) or "none yet"
+            problems["image"] = f"unknown image {data.image!r}; available: {offered}"
         if problems:
             raise invalid_fields(problems)
         active = await jobs.count(
@@ -84,7 +88,7 @@ class JobController(Controller):
                 f"you have {active} pending or running jobs, the most allowed is "
                 f"{limits.max_active_jobs_per_user}; wait for some to finish or stop them"
             )
-        job, submitted = plan_script_job(data, request.user.id, limits)
+        job, submitted = plan_script_job(data, request.user.id)
         applied = await jobs.create(job, [submitted])
         await relay.deliver(applied)
         return JobView.of(applied.job)

@@ -9,7 +9,7 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jobyard_contracts import JobKind, JobSubmitted, Resources, StepSpec
+from jobyard_contracts import JobKind, JobSubmitted, NetworkPolicy, Resources, StepSpec
 from jobyard_gateway.settings import JobLimits
 from jobyard_store import JobDocument, StepState
 
@@ -47,6 +47,16 @@ class CreateJob(BaseModel):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$",
         description="IPv6 lease identifier (or address), stored and handed to the sandbox.",
     )
+    image: str = Field(
+        default="base",
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$",
+        description="Sandbox image (see GET /v1/images); `base` has the scientific toolset.",
+    )
+    network: NetworkPolicy = Field(
+        default=NetworkPolicy.NONE,
+        description="`none` (default): no network at all; `internet`: may reach the network, "
+        "e.g. to pip install.",
+    )
     ssh_public_key: str | None = Field(
         default=None,
         pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$",
@@ -81,9 +91,7 @@ def new_job_id() -> str:
     return f"job_{secrets.token_hex(10)}"
 
 
-def plan_script_job(
-    request: CreateJob, user_id: str, limits: JobLimits
-) -> tuple[JobDocument, JobSubmitted]:
+def plan_script_job(request: CreateJob, user_id: str) -> tuple[JobDocument, JobSubmitted]:
     """A script job is a one-step plan; the submission event describes it without secrets."""
     resources = Resources(
         vcpus=request.vcpus, memory_mb=request.memory_mb, timeout_seconds=request.timeout
@@ -94,7 +102,8 @@ def plan_script_job(
         user_id=user_id,
         name=request.name,
         kind=JobKind.SCRIPT,
-        image=limits.default_image,
+        image=request.image,
+        network=request.network,
         resources=resources,
         env=request.env,
         stateful=request.stateful,
@@ -113,5 +122,6 @@ def plan_script_job(
         steps=(step,),
         stateful=job.stateful,
         persistent=job.persistent,
+        network=job.network,
     )
     return job, submitted

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from jobyard_contracts import FailureReason, JobKind, JobStatus, StepStatus
+from jobyard_contracts import FailureReason, JobKind, JobStatus, NetworkPolicy, StepStatus
 from jobyard_store import JobDocument, LogLine, SshEndpoint
 
 
@@ -37,6 +37,7 @@ class JobView(BaseModel):
     stateful: bool
     persistent: bool
     ipv6_lease: str | None
+    network: NetworkPolicy
     env_keys: list[str]
     created_at: datetime
     started_at: datetime | None
@@ -63,6 +64,7 @@ class JobView(BaseModel):
             stateful=job.stateful,
             persistent=job.persistent,
             ipv6_lease=job.ipv6_lease,
+            network=job.network,
             env_keys=sorted(job.env),
             created_at=job.created_at,
             started_at=job.started_at,

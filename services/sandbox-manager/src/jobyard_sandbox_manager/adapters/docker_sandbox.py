@@ -9,12 +9,14 @@ outlives the container, for later steps and, for stateful jobs, later runs of th
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 import docker
-from docker.errors import APIError, NotFound
+from docker.errors import APIError, ContainerError, ImageNotFound, NotFound
 from docker.models.containers import Container
 
 from jobyard_sandbox_manager.domain.log_lines import Frame, parse_frame
@@ -67,6 +69,25 @@ class DockerSandboxes:
             stdin_open=False,
             tty=False,
         )
+
+    def manifest(self, reference: str) -> dict[str, Any] | None:
+        """What an image says it contains (`jobyard-manifest`), or None if the host lacks it."""
+        try:
+            self._docker.images.get(reference)
+        except ImageNotFound:
+            return None
+        try:
+            output = self._docker.containers.run(
+                reference,
+                ["jobyard-manifest"],
+                remove=True,
+                network_mode="none",
+                user=self._user,
+                cap_drop=["ALL"],
+            )
+        except ContainerError:
+            return {}  # an image without a manifest command is still usable
+        return dict(json.loads(output))
 
     def state(self, name: str) -> ContainerState | None:
         container = self._find(name)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from jobyard_contracts import FailureReason, RunStep, SandboxExited, SandboxStarted, WireNames
+from jobyard_contracts import (
+    FailureReason,
+    NetworkPolicy,
+    RunStep,
+    SandboxExited,
+    SandboxStarted,
+    WireNames,
+)
 from jobyard_store import Change, JobDocument, SandboxRun, SandboxState, SshEndpoint
 
 STDERR_TAIL_LINES = 20
@@ -149,18 +156,29 @@ PERSISTENT_ENTRYPOINT = "/usr/local/bin/jobyard-persistent"
 """In the sandbox image: starts the SSH server, runs the script, then stays up."""
 
 
-def container_spec(
-    job: JobDocument,
-    names: WireNames,
-    *,
-    host_cpus: int,
-    pids_limit: int,
-    network_mode: str,
-    persistent_network_mode: str,
-) -> ContainerSpec:
-    """The container of the job's current step; persistent jobs differ in command and network."""
+@dataclass(frozen=True, slots=True)
+class HostPolicy:
+    """What this Docker host offers sandboxes, from the sandbox-manager's settings."""
+
+    host_cpus: int
+    pids_limit: int
+    images: dict[str, str]
+    """Image names jobs use -> Docker references on this host."""
+    networks: dict[NetworkPolicy, str]
+    """Network policy -> Docker network mode."""
+    persistent_network: str
+
+
+class UnknownImageError(LookupError):
+    pass
+
+
+def container_spec(job: JobDocument, names: WireNames, host: HostPolicy) -> ContainerSpec:
+    """The container of the job's current step, with its limits, image and network."""
     assert job.sandbox is not None
     step = job.step(job.sandbox.step_index)
+    if job.image not in host.images:
+        raise UnknownImageError(f"image {job.image!r} is not available on this host")
     env = dict(job.env)
     labels = {
         "jobyard.namespace": names.namespace,
@@ -171,8 +189,10 @@ def container_spec(
         env["JOBYARD_IPV6_LEASE"] = job.ipv6_lease
         labels["jobyard.ipv6_lease"] = job.ipv6_lease
     command = ["bash", "-c", step.script]
+    network_mode = host.networks[job.network]
     if job.persistent and job.ssh is not None:
         command = [PERSISTENT_ENTRYPOINT, step.script]
+        network_mode = host.persistent_network
         env |= {
             "JOBYARD_SSH_PORT": str(job.ssh.port),
             "JOBYARD_SSH_LISTEN": job.ssh.host,
@@ -180,16 +200,16 @@ def container_spec(
         }
     # A job may ask for more vcpus than this host has; Docker rejects such a quota, so it is
     # capped at the host's cores (the job still cannot exceed what it asked for).
-    vcpus = min(job.resources.vcpus, host_cpus)
+    vcpus = min(job.resources.vcpus, host.host_cpus)
     return ContainerSpec(
         name=container_name(names, job.id, step.index),
-        image=job.image,
+        image=host.images[job.image],
         command=command,
         env=env,
-        network_mode=persistent_network_mode if job.persistent else network_mode,
+        network_mode=network_mode,
         nano_cpus=vcpus * 1_000_000_000,
         memory_bytes=job.resources.memory_mb * 1024 * 1024,
-        pids_limit=pids_limit,
+        pids_limit=host.pids_limit,
         workspace_volume=workspace_volume(names, job),
         labels=labels,
     )
