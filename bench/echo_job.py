@@ -54,7 +54,8 @@ def raw_docker_run() -> float:
 
 def jobyard_run(client: httpx.Client) -> tuple[float, float]:
     start = time.perf_counter()
-    response = client.post("/v1/jobs", json={"name": "bench-echo", "script": "echo hello"})
+    body = {"name": "bench-echo", "script": "echo hello", "image": "minimal"}  # as docker run
+    response = client.post("/v1/jobs", json=body)
     response.raise_for_status()
     job_id = response.json()["id"]
     while True:

@@ -102,7 +102,21 @@ nats() {
   wait_port 4222 nats 20
 }
 
+mongo_answers() { # the stand-in can read and write (a port alone may hide a broken one)
+  "$ROOT/.venv/bin/python" - "$MONGO_PORT" <<'PY' >/dev/null 2>&1
+import sys
+from pymongo import MongoClient
+client = MongoClient(f"mongodb://127.0.0.1:{sys.argv[1]}/?directConnection=true", serverSelectionTimeoutMS=3000)
+client["jobyard-health"]["probe"].replace_one({"_id": 1}, {"_id": 1}, upsert=True)
+client.list_database_names()
+PY
+}
+
 standins() {
+  if [ -z "${MONGODB_URL:-}" ] && listening "$MONGO_PORT" && ! mongo_answers; then
+    echo "something on port $MONGO_PORT is not a working MongoDB stand-in; stop it first" >&2
+    return 1
+  fi
   if [ -z "${MONGODB_URL:-}" ] && ! listening "$MONGO_PORT"; then
     say "starting the MongoDB stand-in (mongoeco) on $MONGO_PORT"
     spawn mongo-standin "$ROOT/.venv/bin/jobyard-mongo-standin" --port "$MONGO_PORT" --path "$DATA/mongo.sqlite3"
