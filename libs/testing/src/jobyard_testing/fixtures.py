@@ -20,6 +20,7 @@ from pymongo import AsyncMongoClient
 
 from jobyard import Jobyard
 from jobyard_settings import InfraSettings
+from jobyard_testing.cleanup import delete_namespace_sync
 from jobyard_testing.stack import SERVICES, Stack
 
 MONGO_STANDIN = "mongodb://127.0.0.1:27017/?directConnection=true"
@@ -36,19 +37,22 @@ def unique_namespace(prefix: str = "t") -> str:
 
 
 @pytest.fixture(scope="session")
-def infra_env() -> dict[str, str]:
-    """Environment of a fresh namespace against the shared brokers and stores."""
+def infra_env() -> Iterator[dict[str, str]]:
+    """Environment of a fresh namespace against the shared brokers and stores; the namespace's
+    queues and exchanges are deleted at the end of the session."""
     missing = [name for name, port in REQUIRED.items() if not _listening(port)]
     mongo_url = os.environ.get("MONGODB_URL", MONGO_STANDIN)
     if "MONGODB_URL" not in os.environ and not _listening(27017):
         missing.append("MongoDB stand-in")
     if missing:
         pytest.fail(f"{', '.join(missing)} not running: run `scripts/stack.sh infra` first")
-    return {
-        "JOBYARD_NAMESPACE": unique_namespace(),
+    namespace = unique_namespace()
+    yield {
+        "JOBYARD_NAMESPACE": namespace,
         "JOBYARD_MONGODB_URL": mongo_url,
         "JOBYARD_LOG_LEVEL": "INFO",
     }
+    delete_namespace_sync(namespace)
 
 
 @pytest.fixture(scope="session")

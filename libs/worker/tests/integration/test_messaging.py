@@ -7,6 +7,7 @@ import pytest
 
 from jobyard_contracts import Envelope, JobAdmitted
 from jobyard_settings import InfraSettings
+from jobyard_testing.cleanup import delete_namespace
 from jobyard_testing.factories import make_job
 from jobyard_testing.fixtures import unique_namespace
 from jobyard_testing.rabbit import queue_depth, read_history, wait_for_depth
@@ -28,6 +29,7 @@ async def worker(infra: InfraSettings):
 
     async with worker.running():
         yield worker
+    await delete_namespace(settings.namespace)
 
 
 async def wait_until(predicate, timeout=15.0):

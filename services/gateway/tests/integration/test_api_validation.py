@@ -7,6 +7,7 @@ from jobyard_gateway.adapters.users import UserStore
 from jobyard_gateway.app import create_app
 from jobyard_gateway.settings import GatewaySettings, JobLimits
 from jobyard_store import ImageRegistry
+from jobyard_testing.cleanup import delete_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -25,6 +26,7 @@ async def client(infra, mongo_db):
         client.headers["Authorization"] = f"Bearer {key}"
         client.db = mongo_db
         yield client
+    await delete_namespace(namespace)
 
 
 async def stored_jobs(client) -> int:
