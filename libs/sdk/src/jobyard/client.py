@@ -92,6 +92,8 @@ class Jobs:
         env: dict[str, str] | None = None,
         timeout: int | None = None,
         poll_interval: float = 5,
+        image: str = "base",
+        network: str = "none",
     ) -> Job:
         """Create a job and poll until it is completed, failed or stopped; returns it."""
         job = self.create(
@@ -102,6 +104,8 @@ class Jobs:
             stateful=stateful,
             env=env,
             timeout=timeout,
+            image=image,
+            network=network,
         )
         return self.wait(job.id, poll_interval=poll_interval)
 
@@ -207,6 +211,8 @@ class AsyncJobs:
         env: dict[str, str] | None = None,
         timeout: int | None = None,
         poll_interval: float = 5,
+        image: str = "base",
+        network: str = "none",
     ) -> Job:
         job = await self.create(
             name,
@@ -216,6 +222,8 @@ class AsyncJobs:
             stateful=stateful,
             env=env,
             timeout=timeout,
+            image=image,
+            network=network,
         )
         return await self.wait(job.id, poll_interval=poll_interval)
 

@@ -92,7 +92,7 @@ def test_run_and_wait(client, capsys):
     assert job.status == "completed"  # the last command of the script succeeded
     assert "Generating report...\n" in logs
     assert logs.endswith("Report complete!\n")
-    assert "python: command not found" in logs
+    assert "generate_report.py': [Errno 2] No such file or directory" in logs
 
 
 def test_get(client, capsys):
