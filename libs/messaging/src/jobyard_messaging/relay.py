@@ -7,16 +7,16 @@ sequence number lets them recognise what they already applied.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from jobyard_contracts import WireNames
 from jobyard_livestream import LiveStream
 from jobyard_logging import get_logger
 from jobyard_messaging.publisher import EnvelopePublisher
-from jobyard_store import Applied, JobRepository
+from jobyard_store import Applied, Decide, JobRepository
 
 log = get_logger(__name__)
 
@@ -33,6 +33,14 @@ class OutboxRelay:
         self._jobs = jobs
         self._live = live
         self._names = names
+
+    async def change(
+        self, job_id: str, decide: Decide, *, causation_id: UUID | None = None
+    ) -> Applied:
+        """Store a domain decision on the job, then publish the events it announced."""
+        applied = await self._jobs.change(job_id, decide, causation_id=causation_id)
+        await self.deliver(applied)
+        return applied
 
     async def deliver(self, applied: Applied) -> None:
         """Publish what a change just wrote. A failure here is repaired by the sweeper."""
@@ -54,14 +62,6 @@ class OutboxRelay:
         if sent:
             log.info("outbox swept", messages=sent)
         return sent
-
-    async def sweep_forever(self, every: float, min_age: timedelta) -> None:
-        while True:
-            try:
-                await self.sweep_once(min_age)
-            except Exception:
-                log.warning("outbox sweep failed", exc_info=True)
-            await asyncio.sleep(every)
 
     async def _send(self, job_id: str, envelopes: Sequence[dict[str, Any]]) -> None:
         ordered = sorted(envelopes, key=lambda e: e["sequence"])

@@ -25,8 +25,12 @@ def settings(api_key: str | None, base_url: str | None) -> tuple[str, str]:
     key = api_key or os.environ.get("JOBYARD_API_KEY")
     if not key:
         raise JobyardError("no API key: pass api_key=... or set JOBYARD_API_KEY")
+    return key, resolve_base_url(base_url)
+
+
+def resolve_base_url(base_url: str | None) -> str:
     url = base_url or os.environ.get("JOBYARD_BASE_URL") or DEFAULT_BASE_URL
-    return key, url.rstrip("/")
+    return url.rstrip("/")
 
 
 def create(

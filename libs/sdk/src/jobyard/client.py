@@ -346,7 +346,7 @@ class AsyncJobyard:
 
 def create_user(name: str, admin_token: str, base_url: str | None = None) -> User:
     """Operators: create a user and get its API key (needs the gateway's admin token)."""
-    url = (base_url or rq.settings("unused", None)[1]).rstrip("/")
+    url = rq.resolve_base_url(base_url)
     response = httpx.post(
         f"{url}/v1/users",
         json={"name": name},

@@ -104,3 +104,9 @@ class JobDocument(BaseModel):
 
     def step(self, index: int) -> StepState:
         return self.steps[index]
+
+    def with_step(self, index: int, **changes: object) -> JobDocument:
+        """A copy of the job whose step `index` has `changes` applied."""
+        steps = list(self.steps)
+        steps[index] = steps[index].model_copy(update=changes)
+        return self.model_copy(update={"steps": steps})

@@ -58,13 +58,12 @@ class Worker:
         self.relay = OutboxRelay(
             EnvelopePublisher(self.broker, self.topology), self.jobs, self.live, self.names
         )
-        self._background: list[BackgroundTask] = [
-            lambda: self.relay.sweep_forever(
-                outbox_sweep_seconds, timedelta(seconds=outbox_sweep_seconds)
-            )
-        ]
+        self._background: list[BackgroundTask] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._on_start: list[BackgroundTask] = []
+        # Republish outbox entries a crash left between a write and its publish.
+        sweep_age = timedelta(seconds=outbox_sweep_seconds)
+        self.every(outbox_sweep_seconds, lambda: self.relay.sweep_once(sweep_age))
 
     def subscriber(self, handler: str, message: type[Payload]) -> Any:
         """Subscribe a handler to one message type through its own quorum queue.
@@ -83,11 +82,10 @@ class Worker:
         """Apply a domain decision to the message's job, then publish what it announced."""
         with bound(job_id=msg.job_id, correlation_id=msg.correlation_id, message_id=msg.id):
             try:
-                applied = await self.jobs.change(msg.job_id, decide, causation_id=msg.id)
+                applied = await self.relay.change(msg.job_id, decide, causation_id=msg.id)
             except JobNotFoundError:
                 self.log.info("job no longer exists; message ignored", type=msg.type)
                 return None
-            await self.relay.deliver(applied)
             if applied.envelopes:
                 self.log.info(
                     "job changed",
@@ -104,6 +102,20 @@ class Worker:
     def background(self, task: BackgroundTask) -> None:
         """Run `task` for the life of the service (started once the broker is up)."""
         self._background.append(task)
+
+    def every(self, seconds: float, task: Callable[[], Awaitable[object]]) -> None:
+        """Run `task` every `seconds` for the life of the service; a failing run is logged
+        and the next one happens on time (store or broker outages pass)."""
+
+        async def periodically() -> None:
+            while True:
+                try:
+                    await task()
+                except Exception:
+                    self.log.warning("periodic task failed", exc_info=True)
+                await asyncio.sleep(seconds)
+
+        self.background(periodically)
 
     async def _on_startup(self) -> None:
         await ensure_indexes(self.db)

@@ -5,8 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_422_UNPROCESSABLE_ENTITY
+from litestar.exceptions import ClientException, HTTPException, ValidationException
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_429_TOO_MANY_REQUESTS,
+)
+
+
+class ConflictException(ClientException):
+    """The job's state does not allow the request (e.g. stopping a finished job)."""
+
+    status_code = HTTP_409_CONFLICT
+
+
+class QuotaExceededException(ClientException):
+    status_code = HTTP_429_TOO_MANY_REQUESTS
 
 
 def field_errors(exc: HTTPException) -> list[dict[str, str]]:

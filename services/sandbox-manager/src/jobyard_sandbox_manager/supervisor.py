@@ -115,8 +115,7 @@ class RunSupervisor:
             return
         if run.state is SandboxState.STARTING:
             await asyncio.to_thread(self._sandboxes.ensure_started, spec)
-            applied = await self._jobs.change(job_id, runs.record_started)
-            await self._worker.relay.deliver(applied)
+            applied = await self._worker.relay.change(job_id, runs.record_started)
             job = applied.job
         assert job.sandbox is not None
         deadline = runs.deadline(job.sandbox, job.resources.timeout_seconds)
@@ -142,10 +141,9 @@ class RunSupervisor:
     async def _record_exit(
         self, job_id: str, exit_code: int, reason: FailureReason | None, stderr_tail: str
     ) -> None:
-        applied = await self._jobs.change(
+        await self._worker.relay.change(
             job_id, lambda j: runs.record_exited(j, exit_code, reason, stderr_tail)
         )
-        await self._worker.relay.deliver(applied)
 
     async def _store_output(
         self, job: JobDocument, container: str, deadline: datetime | None

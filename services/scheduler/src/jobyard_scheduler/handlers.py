@@ -4,7 +4,6 @@ and purge deleted ones."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from jobyard_contracts import (
@@ -25,10 +24,7 @@ from jobyard_worker import Worker
 def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None:
     async def try_admit(job: JobDocument, msg: Envelope[Any] | None = None) -> None:
         if job.admitted_at is None and await slots.claim(job.user_id, job.id):
-            if msg is not None:
-                await worker.apply(msg, admit)
-            else:
-                await worker.relay.deliver(await worker.jobs.change(job.id, admit))
+            await worker.relay.change(job.id, admit, causation_id=msg.id if msg else None)
 
     async def admit_next(user_id: str) -> None:
         queued = await worker.jobs.find(
@@ -66,20 +62,15 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
             await worker.logs.delete_job(job_id)
             await worker.jobs.purge(job_id)
 
-    async def purge_deleted_forever() -> None:
+    async def purge_deleted() -> None:
         # Deleted jobs whose purge waited for their last events to be published.
-        while True:
-            for job in await worker.jobs.find(lifecycle.DELETED_QUERY, limit=200):
-                await purge(job.id)
-            await asyncio.sleep(requeue_interval)
+        for job in await worker.jobs.find(lifecycle.DELETED_QUERY, limit=200):
+            await purge(job.id)
 
-    worker.background(purge_deleted_forever)
-
-    async def admit_queued_forever() -> None:
+    async def admit_queued() -> None:
         # Safety net for a release whose follow-up admission was lost to a crash.
-        while True:
-            for job in await worker.jobs.find(waiting_for_slot_query(), limit=200):
-                await try_admit(job)
-            await asyncio.sleep(requeue_interval)
+        for job in await worker.jobs.find(waiting_for_slot_query(), limit=200):
+            await try_admit(job)
 
-    worker.background(admit_queued_forever)
+    worker.every(requeue_interval, purge_deleted)
+    worker.every(requeue_interval, admit_queued)

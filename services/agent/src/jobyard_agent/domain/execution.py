@@ -31,12 +31,11 @@ def _now() -> datetime:
 
 def _dispatched(job: JobDocument, index: int) -> tuple[JobDocument, list[Payload]]:
     step = job.step(index)
-    steps = list(job.steps)
-    steps[index] = step.model_copy(update={"status": StepStatus.DISPATCHED})
     command = RunStep(
         step_index=index, image=job.image, script=step.script, resources=job.resources
     )
-    return job.model_copy(update={"steps": steps}), [StepDispatched(step_index=index), command]
+    dispatched = job.with_step(index, status=StepStatus.DISPATCHED)
+    return dispatched, [StepDispatched(step_index=index), command]
 
 
 def start_plan(job: JobDocument) -> Change | None:
@@ -52,16 +51,12 @@ def record_step_started(job: JobDocument, fact: SandboxStarted) -> Change | None
     if job.status.is_terminal or step.status is not StepStatus.DISPATCHED:
         return None
     now = _now()
-    steps = list(job.steps)
-    steps[fact.step_index] = step.model_copy(
-        update={"status": StepStatus.RUNNING, "started_at": now}
+    job = job.with_step(fact.step_index, status=StepStatus.RUNNING, started_at=now)
+    if job.status is not JobStatus.PENDING:
+        return Change(job, [])
+    return Change(
+        job.model_copy(update={"status": JobStatus.RUNNING, "started_at": now}), [JobStarted()]
     )
-    update: dict[str, object] = {"steps": steps}
-    events: list[Payload] = []
-    if job.status is JobStatus.PENDING:
-        update |= {"status": JobStatus.RUNNING, "started_at": now}
-        events.append(JobStarted())
-    return Change(job.model_copy(update=update), events)
 
 
 def record_step_exited(job: JobDocument, fact: SandboxExited) -> Change | None:
@@ -72,18 +67,16 @@ def record_step_exited(job: JobDocument, fact: SandboxExited) -> Change | None:
     now = _now()
     succeeded = fact.exit_code == 0 and fact.reason is None
     reason = None if succeeded else (fact.reason or FailureReason.EXIT_CODE)
-    steps = list(job.steps)
-    steps[fact.step_index] = step.model_copy(
-        update={
-            "status": StepStatus.COMPLETED if succeeded else StepStatus.FAILED,
-            "started_at": step.started_at or now,
-            "finished_at": now,
-            "exit_code": fact.exit_code,
-            "reason": reason,
-            "stderr_tail": "" if succeeded else fact.stderr_tail,
-        }
+    job = job.with_step(
+        fact.step_index,
+        status=StepStatus.COMPLETED if succeeded else StepStatus.FAILED,
+        started_at=step.started_at or now,
+        finished_at=now,
+        exit_code=fact.exit_code,
+        reason=reason,
+        stderr_tail="" if succeeded else fact.stderr_tail,
     )
-    job = job.model_copy(update={"steps": steps, "started_at": job.started_at or now})
+    job = job.model_copy(update={"started_at": job.started_at or now})
     events: list[Payload] = [
         StepFinished(step_index=fact.step_index, succeeded=succeeded, exit_code=fact.exit_code)
     ]

@@ -7,13 +7,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ClientException, NotFoundException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import (
     HTTP_200_OK,
     HTTP_201_CREATED,
-    HTTP_409_CONFLICT,
-    HTTP_429_TOO_MANY_REQUESTS,
 )
 
 from jobyard_contracts import JobStatus
@@ -25,10 +23,10 @@ from jobyard_gateway.domain.commands import (
 )
 from jobyard_gateway.domain.job_requests import CreateJob, limit_violations, plan_script_job
 from jobyard_gateway.domain.views import JobList, JobView, LogsView, SshView
-from jobyard_gateway.errors import invalid_fields
+from jobyard_gateway.errors import ConflictException, QuotaExceededException, invalid_fields
 from jobyard_gateway.settings import JobLimits
 from jobyard_messaging import OutboxRelay
-from jobyard_store import Decide, ImageRegistry, JobDocument, JobRepository, LogStore
+from jobyard_store import ImageRegistry, JobDocument, JobRepository, LogStore
 
 STOP_WAIT_SECONDS = 10.0
 
@@ -36,27 +34,11 @@ STOP_WAIT_SECONDS = 10.0
 ACTIVE = [JobStatus.PENDING, JobStatus.RUNNING]
 
 
-class ConflictException(ClientException):
-    status_code = HTTP_409_CONFLICT
-
-
-class QuotaExceededException(ClientException):
-    status_code = HTTP_429_TOO_MANY_REQUESTS
-
-
 async def owned_job(jobs: JobRepository, job_id: str, user: User) -> JobDocument:
     job = await jobs.get(job_id, user_id=user.id)
     if job is None:
         raise NotFoundException(f"job {job_id} not found")
     return job
-
-
-async def command(
-    jobs: JobRepository, relay: OutboxRelay, job: JobDocument, decide: Decide
-) -> JobDocument:
-    applied = await jobs.change(job.id, decide)
-    await relay.deliver(applied)
-    return applied.job
 
 
 class JobController(Controller):
@@ -150,7 +132,7 @@ class JobController(Controller):
         """Stop a pending or running job; answers once it is `stopped` (409 if already over)."""
         job = await owned_job(jobs, job_id, request.user)
         try:
-            job = await command(jobs, relay, job, request_stop)
+            job = (await relay.change(job.id, request_stop)).job
         except JobAlreadyFinishedError as exc:
             raise ConflictException(str(exc)) from None
         deadline = asyncio.get_running_loop().time() + STOP_WAIT_SECONDS
@@ -169,7 +151,7 @@ class JobController(Controller):
     ) -> dict[str, Any]:
         """Delete the job, its logs, container and workspace; from now on it is a 404."""
         job = await owned_job(jobs, job_id, request.user)
-        await command(jobs, relay, job, request_delete)
+        await relay.change(job.id, request_delete)
         return {"id": job_id, "deleted": True}
 
     @get("/{job_id:str}/ssh")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pymongo.errors import DuplicateKeyError
 
 from jobyard_gateway.adapters.users import UserStore
-from jobyard_gateway.controllers.jobs import ConflictException
+from jobyard_gateway.errors import ConflictException
 
 
 class CreateUser(BaseModel):
