@@ -38,7 +38,7 @@ async def test_a_script_job_completes_with_its_output_in_order(api):
     done = await wait_for_status(api, job["id"])
     assert done["status"] == "completed", done
     assert done["exit_code"] == 0
-    assert done["progress"] == {"completed_steps": 1, "total_steps": 1}
+    assert done["progress"] == {"current_step": None, "completed_steps": 1, "total_steps": 1}
     output = await logs(api, job["id"])
     assert [(line["stream"], line["text"]) for line in output["lines"]] == [
         ("stdout", "one"),
@@ -111,10 +111,10 @@ async def test_every_event_is_retained_in_order_in_the_history_stream(stack, api
     job = await submit(api, name="history", script="true")
     await wait_for_status(api, job["id"], {"completed"})
     history = await read_history(
-        "amqp://guest:guest@127.0.0.1:5672/", f"{stack.namespace}.history", job["id"], 9
+        "amqp://guest:guest@127.0.0.1:5672/", f"{stack.namespace}.history", job["id"], 11
     )
     history.sort(key=lambda m: m["sequence"])
-    assert [m["sequence"] for m in history] == list(range(1, 10))
+    assert [m["sequence"] for m in history] == list(range(1, 12))
     assert [m["type"] for m in history] == [
         "job.submitted",
         "job.admitted",
@@ -122,9 +122,11 @@ async def test_every_event_is_retained_in_order_in_the_history_stream(stack, api
         "sandbox.run-step",
         "sandbox.started",
         "job.started",
+        "job.step.started",
         "sandbox.exited",
         "job.step.finished",
         "job.completed",
+        "sandbox.release",
     ]
     assert len({m["correlation_id"] for m in history}) == 1
 

@@ -5,20 +5,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jobyard_contracts.commands import DeleteJob, RunStep, StopJob
+from jobyard_contracts.commands import (
+    DeleteJob,
+    PauseSandbox,
+    ReleaseSandbox,
+    ResumeJob,
+    ResumeSandbox,
+    RunStep,
+    StopJob,
+)
 from jobyard_contracts.envelope import Envelope, Payload
 from jobyard_contracts.events import (
     JobAdmitted,
+    JobCancelled,
     JobCompleted,
     JobDeleted,
     JobFailed,
+    JobPaused,
+    JobResumed,
     JobStarted,
     JobStopped,
     JobSubmitted,
     SandboxExited,
+    SandboxHibernated,
     SandboxStarted,
     StepDispatched,
     StepFinished,
+    StepStarted,
 )
 
 MESSAGES: tuple[type[Payload], ...] = (
@@ -36,16 +49,33 @@ MESSAGES: tuple[type[Payload], ...] = (
     JobStopped,
     DeleteJob,
     JobDeleted,
+    StepStarted,
+    PauseSandbox,
+    JobPaused,
+    ResumeJob,
+    ResumeSandbox,
+    JobResumed,
+    SandboxHibernated,
+    JobCancelled,
+    ReleaseSandbox,
 )
 
 BY_TYPE: dict[str, type[Payload]] = {m.TYPE: m for m in MESSAGES}
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
+
+def _unchanged(payload: dict[str, Any]) -> dict[str, Any]:
+    return payload
+
+
 # (type, from_version) -> function turning that version's payload into the next version's.
-# Empty while every message is at version 1; a breaking change adds e.g.
-# ("job.failed", 1): upcast_job_failed_v1_v2.
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+# v2 of these two only widened `reason` (new reasons a v1 consumer could not read): a v1
+# payload is already a valid v2 payload.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("sandbox.exited", 1): _unchanged,
+    ("job.failed", 1): _unchanged,
+}
 
 
 class UnknownMessageError(ValueError):
@@ -63,3 +93,13 @@ def parse_envelope(raw: dict[str, Any]) -> Envelope[Payload]:
         raw["payload"] = upcast(raw["payload"])
         raw["version"] += 1
     return Envelope[model].model_validate(raw)  # type: ignore[valid-type]
+
+
+def routing_key(envelope: dict[str, Any]) -> str:
+    """Where a message goes on the topic exchange: its type, and for a command meant for one
+    host's sandbox-manager, that host (`sandbox.pause.<host>`)."""
+    model = BY_TYPE.get(envelope["type"])
+    host = envelope.get("payload", {}).get("host")
+    if model is not None and getattr(model, "ROUTED_TO_HOST", False) and host:
+        return f"{envelope['type']}.{host}"
+    return str(envelope["type"])

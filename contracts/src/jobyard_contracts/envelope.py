@@ -18,7 +18,8 @@ class Payload(BaseModel):
     for a breaking change, which then ships with an upcaster (see `catalog.upcast`).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A consumer reads a newer producer's optional fields as absent: adding one never breaks it.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     TYPE: ClassVar[str]
     VERSION: ClassVar[int] = 1
@@ -28,7 +29,7 @@ class Payload(BaseModel):
 class Envelope[P: Payload](BaseModel):
     """Metadata shared by every message; the body is in `payload`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     id: UUID = Field(description="Unique message id; consumers deduplicate on it.")
     type: str = Field(description="Message type, e.g. `job.submitted`; also its routing key.")

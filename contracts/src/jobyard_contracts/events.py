@@ -7,7 +7,15 @@ from typing import ClassVar
 from pydantic import Field
 
 from jobyard_contracts.envelope import Payload
-from jobyard_contracts.jobs import FailureReason, JobKind, NetworkPolicy, Resources, StepSpec
+from jobyard_contracts.jobs import (
+    FailureReason,
+    JobKind,
+    NetworkPolicy,
+    PauseReason,
+    Resources,
+    Runtime,
+    StepSpec,
+)
 
 
 class JobSubmitted(Payload):
@@ -26,9 +34,11 @@ class JobSubmitted(Payload):
 
 
 class JobAdmitted(Payload):
-    """The scheduler gave the job a concurrency slot; execution may start."""
+    """The scheduler gave the job a concurrency slot and a host; execution may start."""
 
     TYPE: ClassVar[str] = "job.admitted"
+
+    host: str | None = Field(default=None, description="Docker host the job's sandbox runs on.")
 
 
 class StepDispatched(Payload):
@@ -40,30 +50,43 @@ class StepDispatched(Payload):
 
 
 class SandboxStarted(Payload):
-    """The sandbox-manager started the container that runs a step."""
+    """A step's process started in the job's sandbox."""
 
     TYPE: ClassVar[str] = "sandbox.started"
 
     step_index: int = Field(ge=0)
-    host: str = Field(description="Docker host the container runs on.")
+    host: str = Field(description="Docker host the sandbox runs on.")
     container: str = Field(description="Container name.")
+    runtime: Runtime | None = Field(default=None, description="OCI runtime of the sandbox.")
 
 
 class SandboxExited(Payload):
-    """The step's container ended (on its own, killed on timeout, or out of memory)."""
+    """A step's process ended (on its own, or killed: timeout, memory, processes, disk)."""
 
     TYPE: ClassVar[str] = "sandbox.exited"
+    VERSION: ClassVar[int] = 2
 
     step_index: int = Field(ge=0)
-    exit_code: int = Field(description="Process exit code (137 when killed).")
+    exit_code: int = Field(description="Process exit code (128 + signal when killed).")
     reason: FailureReason | None = Field(default=None, description="Set when not a clean exit.")
+    message: str = Field(default="", description="The reason in words, for people.")
     stderr_tail: str = Field(default="", description="Last lines of stderr, for failures.")
+    output_tail: str = Field(default="", description="Last lines of the step's output.")
 
 
 class JobStarted(Payload):
     """The job's first step is running."""
 
     TYPE: ClassVar[str] = "job.started"
+
+
+class StepStarted(Payload):
+    """A step of the plan began running in the job's sandbox."""
+
+    TYPE: ClassVar[str] = "job.step.started"
+
+    step_index: int = Field(ge=0)
+    title: str = ""
 
 
 class StepFinished(Payload):
@@ -74,6 +97,9 @@ class StepFinished(Payload):
     step_index: int = Field(ge=0)
     succeeded: bool
     exit_code: int
+    reason: FailureReason | None = Field(default=None, description="Set when it failed.")
+    message: str = Field(default="", description="The reason in words.")
+    output_tail: str = Field(default="", description="Last lines of the step's output.")
 
 
 class JobCompleted(Payload):
@@ -86,9 +112,11 @@ class JobFailed(Payload):
     """A step failed; the job ends with its exit code, reason and the tail of stderr."""
 
     TYPE: ClassVar[str] = "job.failed"
+    VERSION: ClassVar[int] = 2
 
     exit_code: int | None = Field(default=None)
     reason: FailureReason
+    message: str = Field(default="", description="The reason in words, for people.")
     stderr_tail: str = ""
 
 
@@ -96,6 +124,39 @@ class JobStopped(Payload):
     """A user stopped the job (or deleted it while it ran)."""
 
     TYPE: ClassVar[str] = "job.stopped"
+
+
+class JobCancelled(Payload):
+    """A user cancelled the job for good; the files it produced so far stay available."""
+
+    TYPE: ClassVar[str] = "job.cancelled"
+
+
+class JobPaused(Payload):
+    """Every process of the job's sandbox is frozen with its memory."""
+
+    TYPE: ClassVar[str] = "job.paused"
+
+    by: str = Field(description="`user` (the owner asked) or `system` (a limit).")
+    reason: PauseReason
+    message: str = ""
+
+
+class JobResumed(Payload):
+    """The job runs again; `session` counts sessions, `hibernated` says processes were lost."""
+
+    TYPE: ClassVar[str] = "job.resumed"
+
+    session: int = Field(ge=1)
+    hibernated: bool = Field(
+        default=False, description="The sandbox was re-created: the interrupted step re-runs."
+    )
+
+
+class SandboxHibernated(Payload):
+    """A long-paused job's container was removed to free its host; its disk is kept."""
+
+    TYPE: ClassVar[str] = "sandbox.hibernated"
 
 
 class JobDeleted(Payload):
@@ -107,5 +168,5 @@ class JobDeleted(Payload):
     stateful: bool = Field(description="Its workspace belongs to the name, not the job.")
 
 
-TERMINAL_EVENTS: tuple[type[Payload], ...] = (JobCompleted, JobFailed, JobStopped)
+TERMINAL_EVENTS: tuple[type[Payload], ...] = (JobCompleted, JobFailed, JobStopped, JobCancelled)
 """Events after which a job holds no resources any more."""

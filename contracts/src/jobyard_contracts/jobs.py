@@ -15,10 +15,22 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     STOPPED = "stopped"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
 
     @property
     def is_terminal(self) -> bool:
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)
+        return self in (
+            JobStatus.COMPLETED,
+            JobStatus.FAILED,
+            JobStatus.STOPPED,
+            JobStatus.CANCELLED,
+        )
+
+
+_TERMINAL_STATUSES = frozenset(
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELLED}
+)
 
 
 class StepStatus(StrEnum):
@@ -36,13 +48,31 @@ class JobKind(StrEnum):
 
 
 class FailureReason(StrEnum):
-    """Why a step or job did not complete."""
+    """Why a step or job did not complete (or, for `session limit`, why it paused)."""
 
     EXIT_CODE = "non-zero exit code"
     TIMEOUT = "timeout"
     OUT_OF_MEMORY = "out of memory"
+    PROCESS_LIMIT = "process limit reached"
+    DISK_LIMIT = "disk limit reached"
     SANDBOX_ERROR = "sandbox error"
     STOPPED = "stopped by user"
+    CANCELLED = "cancelled by user"
+    SESSION_LIMIT = "session limit"
+
+
+class PauseReason(StrEnum):
+    """Why a job is paused."""
+
+    USER = "paused by user"
+    SESSION_LIMIT = "session limit"
+
+
+class Runtime(StrEnum):
+    """The OCI runtime a sandbox runs under: gVisor where the host has it, runc otherwise."""
+
+    RUNC = "runc"
+    GVISOR = "runsc"
 
 
 class NetworkPolicy(StrEnum):
@@ -55,19 +85,27 @@ class NetworkPolicy(StrEnum):
 class Resources(BaseModel):
     """Limits a sandbox is created with."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     vcpus: int = Field(ge=1, description="CPU cores the sandbox may use.")
     memory_mb: int = Field(ge=16, description="Memory limit in MiB (no swap beyond it).")
     timeout_seconds: int | None = Field(
         default=None, ge=1, description="Wall-clock limit of one step; none means unlimited."
     )
+    disk_mb: int | None = Field(
+        default=None, ge=16, description="Size of the job's disk (/workspace, home, /tmp) in MiB."
+    )
+    session_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="Execution budget of one session; the job pauses when it is used up.",
+    )
 
 
 class StepSpec(BaseModel):
     """One step of a plan: what to run. A script job is a one-step plan."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     index: int = Field(ge=0, description="Position in the plan, from 0.")
     title: str = Field(description="Short human title shown in the plan.")

@@ -30,6 +30,10 @@ class WireNames:
     def consumer_queue(self, service: str, handler: str) -> str:
         return f"{self.namespace}.{service}.{handler}"
 
+    def host_queue(self, service: str, handler: str, host: str) -> str:
+        """A queue only one host's instance of a service consumes (commands for its sandboxes)."""
+        return f"{self.namespace}.{service}.{handler}.{host}"
+
     @staticmethod
     def dead_letter_queue(queue: str) -> str:
         return f"{queue}.dlq"

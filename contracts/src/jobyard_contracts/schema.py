@@ -108,6 +108,11 @@ def incompatibilities(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     problems.extend(
         f"new required field {name!r}" for name in sorted(new_required - set(old_props))
     )
+    # A value added to an enum is breaking too: a consumer of the old version cannot read it.
+    old_defs, new_defs = old.get("$defs", {}), new.get("$defs", {})
+    for name, spec in old_defs.items():
+        if "enum" in spec and spec["enum"] != new_defs.get(name, {}).get("enum"):
+            problems.append(f"enum {name} changed from {spec['enum']}")
     return problems
 
 

@@ -31,7 +31,7 @@ def test_round_trip_through_json_keeps_type_and_payload():
     parsed = parse_envelope(envelope.model_dump(mode="json"))
     assert parsed == envelope
     assert parsed.type == "job.failed"
-    assert parsed.version == 1
+    assert parsed.version == 2
     assert isinstance(parsed.payload, JobFailed)
 
 
@@ -42,12 +42,21 @@ def test_envelope_rejects_a_type_that_does_not_match_its_payload():
         Envelope[JobAdmitted].model_validate(raw)
 
 
-def test_unknown_fields_and_types_are_rejected():
+def test_an_unknown_optional_field_of_a_known_version_is_ignored_but_unknown_types_are_not():
+    # A newer producer may add an optional field; a running consumer must keep working.
     raw = make().model_dump(mode="json")
+    parsed = parse_envelope({**raw, "payload": {**raw["payload"], "surprise": 1}})
+    assert parsed.payload == make().payload
     with pytest.raises(ValidationError):
-        parse_envelope({**raw, "payload": {**raw["payload"], "surprise": 1}})
+        parse_envelope({**raw, "payload": {**raw["payload"], "reason": "exploded"}})
     with pytest.raises(UnknownMessageError):
         parse_envelope({**raw, "type": "job.exploded"})
+
+
+def test_a_v1_message_is_upcast_to_the_current_version():
+    raw = make().model_dump(mode="json")
+    parsed = parse_envelope({**raw, "version": 1})
+    assert (parsed.version, parsed.payload.reason) == (2, FailureReason.EXIT_CODE)
 
 
 def test_sequence_starts_at_one():

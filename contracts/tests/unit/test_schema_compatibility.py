@@ -51,11 +51,20 @@ def test_adding_an_optional_field_is_compatible():
 
 def test_check_reports_an_incompatible_change_against_committed_files(tmp_path):
     write(tmp_path)
-    path = tmp_path / "job.failed.v1.json"
+    path = tmp_path / "job.failed.v2.json"
     published = json.loads(path.read_text())
     payload_of(published)["properties"]["legacy"] = {"type": "string"}
     path.write_text(json.dumps(published))
-    assert "job.failed v1: field 'legacy' removed" in check_against(tmp_path)
+    assert "job.failed v2: field 'legacy' removed" in check_against(tmp_path)
+
+
+def test_a_new_enum_value_is_incompatible():
+    old = message_schema(JobFailed)
+    new = copy.deepcopy(old)
+    new["$defs"]["FailureReason"]["enum"].append("gremlins")
+    assert incompatibilities(old, new) == [
+        f"enum FailureReason changed from {old['$defs']['FailureReason']['enum']}"
+    ]
 
 
 def test_asyncapi_lists_every_message_on_the_topic_exchange():

@@ -9,6 +9,7 @@ from typing import Any
 
 from faststream.rabbit import RabbitBroker
 
+from jobyard_contracts import routing_key
 from jobyard_messaging.topology import Topology
 
 
@@ -25,7 +26,7 @@ class EnvelopePublisher:
         await self._broker.publish(
             envelope,
             exchange=self._topology.exchange,
-            routing_key=envelope["type"],
+            routing_key=routing_key(envelope),
             persist=True,
             message_id=envelope["id"],
             correlation_id=envelope["correlation_id"],

@@ -24,13 +24,21 @@ class Topology:
 
     def consumer_queue(self, service: str, handler: str, message: type[Payload]) -> RabbitQueue:
         """A competing-consumers queue for one handler, bound to one message type."""
-        name = self.names.consumer_queue(service, handler)
+        return self._queue(self.names.consumer_queue(service, handler), message.TYPE)
+
+    def host_queue(
+        self, service: str, handler: str, message: type[Payload], host: str
+    ) -> RabbitQueue:
+        """The queue of one host's handler: commands routed to that host (`<type>.<host>`)."""
+        return self._queue(self.names.host_queue(service, handler, host), f"{message.TYPE}.{host}")
+
+    def _queue(self, name: str, routing_key: str) -> RabbitQueue:
         self._consumer_queues.append(name)
         return RabbitQueue(
             name,
             queue_type=QueueType.QUORUM,
             durable=True,
-            routing_key=message.TYPE,
+            routing_key=routing_key,
             arguments={
                 "x-delivery-limit": DELIVERY_LIMIT,
                 "x-dead-letter-exchange": self.names.dead_letter_exchange,

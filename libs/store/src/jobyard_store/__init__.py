@@ -9,12 +9,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from jobyard_settings import InfraSettings
 from jobyard_store.documents import (
+    ContainerState,
     JobDocument,
+    PauseInfo,
+    SandboxContainer,
     SandboxRun,
     SandboxState,
+    Session,
     SshEndpoint,
     StepState,
 )
+from jobyard_store.hosts import HostRegistry, HostReport
 from jobyard_store.images import ImageRegistry, SandboxImage
 from jobyard_store.jobs import Applied, Change, Decide, JobNotFoundError, JobRepository
 from jobyard_store.logs import LogLine, LogStore, Stream
@@ -37,16 +42,22 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
 __all__ = [
     "Applied",
     "Change",
+    "ContainerState",
     "Decide",
+    "HostRegistry",
+    "HostReport",
     "ImageRegistry",
     "JobDocument",
     "JobNotFoundError",
     "JobRepository",
     "LogLine",
     "LogStore",
+    "PauseInfo",
+    "SandboxContainer",
     "SandboxImage",
     "SandboxRun",
     "SandboxState",
+    "Session",
     "SshEndpoint",
     "StepState",
     "Stream",

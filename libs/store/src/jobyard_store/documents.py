@@ -1,7 +1,9 @@
 """The job document: the one aggregate every service reads and changes its own fields of.
 
-Ownership: the gateway creates it; the scheduler owns `admitted_at`; the agent owns `status`,
-`steps` and the result fields; the sandbox-manager owns `sandbox`. Every change goes through
+Ownership: the gateway creates it and records requests (`*_requested_at`); the scheduler owns
+`admitted_at`, `host` and the end of stopped or cancelled jobs; the agent owns `steps` and the
+result fields; the sandbox-manager owns `sandbox` (the current step's run), `container` (the
+job's one sandbox) and the pause/resume transitions it carries out. Every change goes through
 `JobRepository.change`, which guards on `version` and appends the announcing events to `outbox`
 in the same single-document write.
 """
@@ -18,7 +20,9 @@ from jobyard_contracts import (
     JobKind,
     JobStatus,
     NetworkPolicy,
+    PauseReason,
     Resources,
+    Runtime,
     StepStatus,
 )
 
@@ -41,11 +45,13 @@ class StepState(BaseModel):
     finished_at: datetime | None = None
     exit_code: int | None = None
     reason: FailureReason | None = None
+    message: str = ""
     stderr_tail: str = ""
+    output_tail: str = ""
 
 
 class SandboxRun(BaseModel):
-    """The container currently running a step, as far as the sandbox-manager knows."""
+    """The step process currently running in the job's sandbox, as the sandbox-manager knows it."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -54,9 +60,57 @@ class SandboxRun(BaseModel):
     host: str | None = None
     container: str | None = None
     started_at: datetime | None = None
+    paused_seconds_at_start: float = Field(
+        default=0.0, description="The job's paused seconds when the step started (timeouts)."
+    )
+    oom_kills_at_start: int = Field(default=0, description="Sandbox OOM kills before the step.")
+    pids_hits_at_start: int = Field(default=0, description="Refused forks before the step.")
     exit_code: int | None = None
     reason: FailureReason | None = None
+    message: str = ""
     stderr_tail: str = ""
+    output_tail: str = ""
+
+
+class ContainerState(StrEnum):
+    CREATING = "creating"
+    UP = "up"
+    HIBERNATED = "hibernated"
+    RELEASED = "released"
+
+
+class SandboxContainer(BaseModel):
+    """The job's one sandbox: a container living from its first step to the job's end."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    host: str
+    name: str
+    generation: int = Field(default=1, description="Bumped when re-created after hibernation.")
+    runtime: Runtime = Runtime.RUNC
+    state: ContainerState = ContainerState.CREATING
+    log_base_seq: int = Field(
+        default=0, description="Log lines stored before this generation: its lines follow them."
+    )
+    created_at: datetime | None = None
+    frozen_at: datetime | None = Field(default=None, description="Set while docker-paused.")
+
+
+class PauseInfo(BaseModel):
+    """Who paused the job, why, and when."""
+
+    by: str
+    reason: PauseReason
+    message: str = ""
+    at: datetime
+
+
+class Session(BaseModel):
+    """The current execution session; its running time is limited (paused time excluded)."""
+
+    number: int = 1
+    started_at: datetime
+    paused_seconds_at_start: float = 0.0
 
 
 class SshEndpoint(BaseModel):
@@ -84,6 +138,7 @@ class JobDocument(BaseModel):
     ssh_public_key: str | None = None
     ssh: SshEndpoint | None = None
     status: JobStatus = JobStatus.PENDING
+    status_detail: str = Field(default="", description="What the status means right now.")
     steps: list[StepState]
     created_at: datetime
     admitted_at: datetime | None = None
@@ -91,9 +146,20 @@ class JobDocument(BaseModel):
     finished_at: datetime | None = None
     exit_code: int | None = None
     reason: FailureReason | None = None
+    message: str = ""
     stderr_tail: str = ""
+    host: str | None = Field(default=None, description="Docker host the scheduler placed it on.")
     sandbox: SandboxRun | None = None
+    container: SandboxContainer | None = None
+    pause: PauseInfo | None = None
+    paused_seconds: float = Field(default=0.0, description="Total time spent paused so far.")
+    session: Session | None = None
     stop_requested_at: datetime | None = None
+    pause_requested_at: datetime | None = None
+    resume_requested_at: datetime | None = Field(
+        default=None, description="Set while a resume waits for a free concurrency slot."
+    )
+    release_requested_at: datetime | None = None
     deleted_at: datetime | None = Field(
         default=None, description="Set when a user deletes the job: from then on it is a 404."
     )
@@ -101,6 +167,11 @@ class JobDocument(BaseModel):
     correlation_id: str
     version: int = 0
     sequence: int = Field(default=0, description="Sequence number of the job's last event.")
+
+    def paused_seconds_now(self, now: datetime) -> float:
+        """Paused time so far, the ongoing pause included."""
+        ongoing = (now - self.pause.at).total_seconds() if self.pause else 0.0
+        return self.paused_seconds + max(ongoing, 0.0)
 
     def step(self, index: int) -> StepState:
         return self.steps[index]

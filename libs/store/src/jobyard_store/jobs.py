@@ -59,6 +59,7 @@ class JobRepository:
         await self.collection.create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
         await self.collection.create_index([("user_id", ASCENDING), ("status", ASCENDING)])
         await self.collection.create_index([("sandbox.host", ASCENDING), ("sandbox.state", 1)])
+        await self.collection.create_index([("container.host", ASCENDING), ("container.state", 1)])
         await self.collection.create_index([("outbox.added_at", ASCENDING)])
 
     async def create(
@@ -172,7 +173,10 @@ def _purgeable(job_id: str) -> dict[str, Any]:
         "_id": job_id,
         "deleted_at": {"$ne": None},
         "outbox": {"$size": 0},
-        "$or": [{"sandbox": None}, {"sandbox.state": "exited"}],
+        "$and": [
+            {"$or": [{"sandbox": None}, {"sandbox.state": "exited"}]},
+            {"$or": [{"container": None}, {"container.state": "released"}]},
+        ],
     }
 
 

@@ -90,6 +90,11 @@ def stack(
         env={
             **infra_env,
             "JOBYARD_SANDBOX_POLL_SECONDS": "0.5",
+            # The suite reads runc's cgroup files inside sandboxes; gVisor has its own tests.
+            "JOBYARD_SANDBOX_RUNTIME": "runc",
+            "JOBYARD_SANDBOX_HOST_ID": "host-a",
+            "JOBYARD_SANDBOX_STATE_DIR": str(tmp_path_factory.mktemp("sandbox-state")),
+            "JOBYARD_SANDBOX_DISK_MB": "1024",
             "JOBYARD_LIMITS_MAX_ACTIVE_JOBS_PER_USER": "8",
             "JOBYARD_GATEWAY_ADMIN_TOKEN": secrets.token_urlsafe(24),
         },

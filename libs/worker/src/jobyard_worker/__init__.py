@@ -7,11 +7,11 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
-from faststream.rabbit import Channel, RabbitBroker
+from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 from nats.aio.client import Client as NatsClient
 
 from jobyard_contracts import Envelope, Payload
@@ -30,6 +30,7 @@ from jobyard_store import (
 )
 
 BackgroundTask = Callable[[], Awaitable[None]]
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[None]])
 
 
 class Worker:
@@ -65,18 +66,33 @@ class Worker:
         sweep_age = timedelta(seconds=outbox_sweep_seconds)
         self.every(outbox_sweep_seconds, lambda: self.relay.sweep_once(sweep_age))
 
-    def subscriber(self, handler: str, message: type[Payload]) -> Any:
+    def subscriber(self, handler: str, message: type[Payload]) -> Callable[[Handler], Handler]:
         """Subscribe a handler to one message type through its own quorum queue.
 
         The message is acknowledged after the handler returns, i.e. after its state change is
         stored; an exception requeues it, and past the delivery limit it is dead-lettered.
         """
-        return self.broker.subscriber(
-            self.topology.consumer_queue(self.service, handler, message),
+        return self._subscribe(self.topology.consumer_queue(self.service, handler, message))
+
+    def host_subscriber(
+        self, handler: str, message: type[Payload], host: str
+    ) -> Callable[[Handler], Handler]:
+        """Subscribe a handler to the commands of `message` routed to this host only."""
+        return self._subscribe(self.topology.host_queue(self.service, handler, message, host))
+
+    def _subscribe(self, queue: RabbitQueue) -> Callable[[Handler], Handler]:
+        subscribe = self.broker.subscriber(
+            queue,
             self.topology.exchange,
             ack_policy=AckPolicy.NACK_ON_ERROR,
-            title=f"{self.service}.{handler}",
+            title=queue.name,
         )
+
+        def decorate(handler: Handler) -> Handler:
+            subscribe(handler)
+            return handler  # FastStream keeps its own wrapper; the function stays callable
+
+        return cast("Callable[[Handler], Handler]", decorate)
 
     async def apply(self, msg: Envelope[Any], decide: Decide) -> Applied | None:
         """Apply a domain decision to the message's job, then publish what it announced."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jobyard_agent.domain import execution
-from jobyard_contracts import Envelope, JobAdmitted, SandboxExited, SandboxStarted
+from jobyard_contracts import Envelope, JobAdmitted, JobResumed, SandboxExited, SandboxStarted
 from jobyard_worker import Worker
 
 
@@ -19,3 +19,7 @@ def register(worker: Worker) -> None:
     @worker.subscriber("record-step-exited", SandboxExited)
     async def on_sandbox_exited(msg: Envelope[SandboxExited]) -> None:
         await worker.apply(msg, lambda job: execution.record_step_exited(job, msg.payload))
+
+    @worker.subscriber("continue-plan", JobResumed)
+    async def on_job_resumed(msg: Envelope[JobResumed]) -> None:
+        await worker.apply(msg, execution.continue_plan)

@@ -12,6 +12,7 @@ from jobyard_contracts import (
     SandboxStarted,
     StepDispatched,
     StepFinished,
+    StepStarted,
     StepStatus,
 )
 from jobyard_testing.factories import make_job
@@ -41,7 +42,7 @@ def test_first_running_step_starts_the_job_and_a_duplicate_is_ignored():
     job = start_plan(make_job()).job
     change = record_step_started(job, SandboxStarted(step_index=0, host="h", container="c"))
     assert change.job.status is JobStatus.RUNNING
-    assert [type(e) for e in change.events] == [JobStarted]
+    assert [type(e) for e in change.events] == [JobStarted, StepStarted]
     assert (
         record_step_started(change.job, SandboxStarted(step_index=0, host="h", container="c"))
         is None

@@ -1,7 +1,7 @@
 import pytest
 
 from jobyard_contracts import DeleteJob, JobStatus, StopJob
-from jobyard_gateway.domain.commands import JobAlreadyFinishedError, request_delete, request_stop
+from jobyard_gateway.domain.commands import NotAllowedError, request_delete, request_stop
 from jobyard_testing.factories import make_job
 
 pytestmark = pytest.mark.unit
@@ -12,7 +12,7 @@ def test_stop_is_requested_once_and_refused_for_a_finished_job():
     assert change.job.stop_requested_at is not None
     assert [type(e) for e in change.events] == [StopJob]
     assert request_stop(change.job) is None
-    with pytest.raises(JobAlreadyFinishedError, match="already completed"):
+    with pytest.raises(NotAllowedError, match="is completed"):
         request_stop(make_job(status=JobStatus.COMPLETED))
 
 

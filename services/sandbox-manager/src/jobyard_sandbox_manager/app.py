@@ -2,21 +2,69 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import docker
 
-from jobyard_sandbox_manager import handlers
+from jobyard_contracts import Runtime
+from jobyard_sandbox_manager import handlers, host_report
+from jobyard_sandbox_manager.adapters.disks import Disks
 from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
+from jobyard_sandbox_manager.adapters.inboxes import Inboxes
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
-from jobyard_sandbox_manager.supervisor import RunSupervisor
+from jobyard_sandbox_manager.supervisor import SandboxSupervisor
+from jobyard_sandbox_manager.watchdog import Watchdog
+from jobyard_store import HostRegistry, ImageRegistry
 from jobyard_worker import Worker
+
+WATCHDOG_SECONDS = 1.0
+
+
+def choose_runtime(settings: SandboxManagerSettings, available: set[str]) -> Runtime:
+    """gVisor when Docker has it registered (unless the setting says otherwise), else runc."""
+    if settings.runtime is not None:
+        return settings.runtime
+    return Runtime.GVISOR if Runtime.GVISOR.value in available else Runtime.RUNC
 
 
 def create_worker(settings: SandboxManagerSettings | None = None) -> Worker:
     settings = settings or SandboxManagerSettings()
     worker = Worker("sandbox-manager", settings.infra)
-    sandboxes = DockerSandboxes(docker.from_env(), user=settings.sandbox_user)
-    supervisor = RunSupervisor(worker, sandboxes, settings)
-    handlers.register(worker, supervisor, sandboxes, settings)
+    docker_sandboxes = DockerSandboxes(docker.from_env(timeout=300), user=settings.sandbox_user)
+    runtime = choose_runtime(settings, docker_sandboxes.runtimes())
+    supervisor = SandboxSupervisor(
+        worker,
+        docker_sandboxes,
+        Disks(settings.host_dir / "disks"),
+        Inboxes(settings.host_dir / "inboxes"),
+        settings,
+        runtime,
+    )
+    watchdog = Watchdog(worker.jobs, docker_sandboxes, supervisor, settings)
+    handlers.register(worker, supervisor, docker_sandboxes, settings.host_id)
+    images = ImageRegistry(worker.db)
+    hosts = HostRegistry(worker.db)
+    offered: list[str] = []
+
+    async def register_images() -> None:
+        """Offer this host's images (with manifests) before taking any work."""
+        for name, reference in settings.images.items():
+            manifest = await asyncio.to_thread(docker_sandboxes.manifest, reference)
+            if manifest is None:
+                worker.log.warning("image missing on this host", image=name, reference=reference)
+                await images.withdraw(name, settings.host_id)
+            else:
+                await images.register(name, reference, settings.host_id, manifest)
+                offered.append(name)
+        worker.log.info("sandbox host ready", host=settings.host_id, runtime=runtime.value)
+
+    worker.on_start(register_images)
+    worker.background(supervisor.reconcile_forever)
+    worker.every(WATCHDOG_SECONDS, watchdog.check_once)
+    worker.every(
+        settings.report_seconds,
+        lambda: host_report.report(hosts, supervisor, settings, offered, runtime),
+    )
     return worker
 
 

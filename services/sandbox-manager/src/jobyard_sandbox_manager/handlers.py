@@ -1,71 +1,58 @@
-"""Where messages enter the sandbox-manager: run requests are recorded (then driven by the
-supervisor from stored state); a finished job's containers go, and so does its workspace unless
-it is a stateful workspace that a job of that name still needs."""
+"""Where messages enter the sandbox-manager. Every command is for one host and arrives on that
+host's own queue; each handler records or carries out the change, then leaves the rest to the
+job's driver (`supervisor.py`), which works from stored state."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from datetime import UTC, datetime
 
-from jobyard_contracts import TERMINAL_EVENTS, Envelope, JobDeleted, RunStep, parse_envelope
+from jobyard_contracts import Envelope, PauseSandbox, ReleaseSandbox, ResumeSandbox, RunStep
 from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
-from jobyard_sandbox_manager.domain import runs
-from jobyard_sandbox_manager.settings import SandboxManagerSettings
-from jobyard_sandbox_manager.supervisor import RunSupervisor
-from jobyard_store import ImageRegistry
+from jobyard_sandbox_manager.domain import pausing, sandboxes, steps
+from jobyard_sandbox_manager.supervisor import SandboxSupervisor
+from jobyard_sandbox_manager.watchdog import freeze
+from jobyard_store import ContainerState
 from jobyard_worker import Worker
 
 
 def register(
-    worker: Worker,
-    supervisor: RunSupervisor,
-    sandboxes: DockerSandboxes,
-    settings: SandboxManagerSettings,
+    worker: Worker, supervisor: SandboxSupervisor, docker: DockerSandboxes, host: str
 ) -> None:
-    namespace = worker.names.namespace
-    images = ImageRegistry(worker.db)
-
-    async def register_images() -> None:
-        """Offer this host's images (with manifests) before taking any work."""
-        for name, reference in settings.images.items():
-            manifest = await asyncio.to_thread(sandboxes.manifest, reference)
-            if manifest is None:
-                worker.log.warning("image missing on this host", image=name, reference=reference)
-                await images.withdraw(name, settings.host_id)
-            else:
-                await images.register(name, reference, settings.host_id, manifest)
-
-    worker.on_start(register_images)
-
-    @worker.subscriber("accept-run", RunStep)
+    @worker.host_subscriber("run-step", RunStep, host)
     async def on_run_step(msg: Envelope[RunStep]) -> None:
-        await worker.apply(msg, lambda job: runs.accept_run(job, msg.payload))
-        supervisor.wake()
+        await worker.apply(msg, lambda job: steps.accept_run(job, msg.payload))
+        supervisor.kick(msg.job_id)
 
-    for finished in TERMINAL_EVENTS:
+    @worker.host_subscriber("pause", PauseSandbox, host)
+    async def on_pause(msg: Envelope[PauseSandbox]) -> None:
+        await freeze(supervisor, docker, msg.job_id, msg.payload.reason)
 
-        @worker.subscriber(f"clean-up-on-{finished.TYPE}", finished)
-        async def on_job_finished(raw: dict[str, Any]) -> None:
-            msg = parse_envelope(raw)
-            await asyncio.to_thread(sandboxes.remove_job_containers, namespace, msg.job_id)
-            job = await worker.jobs.get(msg.job_id)
-            if job is not None and not job.stateful:
-                volume = runs.workspace_volume(worker.names, job)
-                await asyncio.to_thread(sandboxes.remove_volume, volume)
-
-    @worker.subscriber("clean-up-deleted", JobDeleted)
-    async def on_job_deleted(msg: Envelope[JobDeleted]) -> None:
-        await asyncio.to_thread(sandboxes.remove_job_containers, namespace, msg.job_id)
-        if msg.payload.stateful:
-            still_needed = await worker.jobs.find(
-                runs.stateful_workspace_in_use_query(msg.user_id, msg.payload.name, msg.job_id),
-                limit=1,
-            )
-            if still_needed:
-                return
-            volume = runs.stateful_volume(worker.names, msg.user_id, msg.payload.name)
+    @worker.host_subscriber("resume", ResumeSandbox, host)
+    async def on_resume(msg: Envelope[ResumeSandbox]) -> None:
+        job = await worker.jobs.get(msg.job_id)
+        if job is None or job.container is None:
+            return
+        now = datetime.now(UTC)
+        if job.container.state is ContainerState.HIBERNATED:
+            await worker.apply(msg, lambda j: pausing.resume(j, now, recreated=True))
         else:
-            volume = runs.job_volume(worker.names, msg.job_id)
-        await asyncio.to_thread(sandboxes.remove_volume, volume)
+            await asyncio.to_thread(docker.thaw, job.container.name)
+            await worker.apply(msg, lambda j: pausing.resume(j, now))
+        supervisor.kick(msg.job_id)
 
-    worker.background(supervisor.run_forever)
+    @worker.host_subscriber("release", ReleaseSandbox, host)
+    async def on_release(msg: Envelope[ReleaseSandbox]) -> None:
+        job = await worker.jobs.get(msg.job_id)
+        if job is None:
+            await asyncio.to_thread(
+                docker.remove_job_containers, worker.names.namespace, msg.job_id
+            )
+            if msg.payload.delete_workspace:
+                await supervisor.remove_disk(sandboxes.job_disk_key(worker.names, msg.job_id))
+            return
+        if job.container is not None and job.container.state is ContainerState.UP:
+            await asyncio.to_thread(docker.kill, job.container.name)
+        elif job.container is not None:
+            await worker.apply(msg, sandboxes.release)
+        supervisor.kick(msg.job_id)

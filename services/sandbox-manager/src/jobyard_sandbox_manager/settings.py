@@ -1,35 +1,53 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jobyard_contracts import NetworkPolicy
-from jobyard_sandbox_manager.domain.runs import HostPolicy
+from jobyard_contracts import NetworkPolicy, Runtime
+from jobyard_sandbox_manager.domain.sandboxes import HostPolicy
 from jobyard_settings import InfraSettings
+
+
+def _default_host_id() -> str:
+    # Host ids end routing keys and queue names: no dots.
+    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())
 
 
 class SandboxManagerSettings(BaseSettings):
     """Sandbox-manager settings, from `JOBYARD_SANDBOX_*` (infrastructure from `JOBYARD_*`).
 
-    Run exactly one sandbox-manager per Docker host: it reattaches to that host's containers.
+    Run exactly one sandbox-manager per Docker host (per host id): it owns that host's sandboxes.
     """
 
     model_config = SettingsConfigDict(env_prefix="JOBYARD_SANDBOX_", extra="ignore")
 
     infra: InfraSettings = Field(default_factory=InfraSettings)
     host_id: str = Field(
-        default_factory=socket.gethostname, description="Name of this Docker host in job docs."
+        default_factory=_default_host_id,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Name of this Docker host: jobs are placed on it and commands routed to it.",
     )
     host_cpus: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
         description="Cores a sandbox may be given here; larger vcpus requests are capped.",
     )
-    max_running: int = Field(default=16, ge=1, description="Sandboxes run at once on this host.")
-    sandbox_user: str = Field(default="1000:1000", description="uid:gid the step runs as.")
+    host_memory_mb: int = Field(
+        default_factory=lambda: os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20,
+        ge=64,
+        description="Memory jobs placed here may reserve in total (MiB).",
+    )
+    max_running: int = Field(default=16, ge=1, description="Sandboxes on this host at once.")
+    runtime: Runtime | None = Field(
+        default=None,
+        description="`runsc` (gVisor) or `runc`; unset: gVisor when Docker has it registered.",
+    )
+    sandbox_user: str = Field(default="1000:1000", description="uid:gid steps run as (runc).")
     network_mode: str = Field(
         default="none", description="Docker network of sandboxes; `none` means no network."
     )
@@ -52,12 +70,39 @@ class SandboxManagerSettings(BaseSettings):
         default="127.0.0.1", description="Address persistent jobs' SSH servers listen on."
     )
     pids_limit: int = Field(default=512, ge=16, description="Processes per sandbox.")
+    disk_mb: int = Field(
+        default=10240, ge=16, description="Default disk of a job (workspace, home, /tmp), MiB."
+    )
+    disk_full_bytes: int = Field(
+        default=4 * 2**20, description="A failed step whose disk has less free is 'disk full'."
+    )
+    state_dir: Path = Field(
+        default=Path("/var/lib/jobyard"), description="Where job disks and inboxes live."
+    )
+    session_seconds: float = Field(
+        default=3600, gt=0, description="Execution budget of a session (jobs may ask less)."
+    )
+    hibernate_after_seconds: float = Field(
+        default=24 * 3600, gt=0, description="A job paused this long loses its container."
+    )
     log_batch_seconds: float = Field(
         default=0.2, gt=0, description="Output is stored and streamed at least this often."
     )
-    poll_seconds: float = Field(default=1.0, gt=0, description="Scan for requested runs.")
+    poll_seconds: float = Field(default=1.0, gt=0, description="Scan for sandboxes to drive.")
+    report_seconds: float = Field(default=2.0, gt=0, description="How often the host reports.")
+    health_host: str = Field(default="127.0.0.1", description="Address of GET /healthz.")
+    health_port: int = Field(default=8083, description="Port of GET /healthz.")
 
-    def host_policy(self) -> HostPolicy:
+    @property
+    def host_dir(self) -> Path:
+        return self.state_dir / self.infra.namespace / self.host_id
+
+    @property
+    def disk_owner(self) -> tuple[int, int]:
+        uid, _, gid = self.sandbox_user.partition(":")
+        return int(uid), int(gid or uid)
+
+    def host_policy(self, runtime: Runtime = Runtime.RUNC) -> HostPolicy:
         return HostPolicy(
             host_cpus=self.host_cpus,
             pids_limit=self.pids_limit,
@@ -67,7 +112,7 @@ class SandboxManagerSettings(BaseSettings):
                 NetworkPolicy.INTERNET: self.internet_network_mode,
             },
             persistent_network=self.persistent_network_mode,
+            runtime=runtime,
+            sandbox_user=self.sandbox_user,
+            default_disk_mb=self.disk_mb,
         )
-
-    health_host: str = Field(default="127.0.0.1", description="Address of GET /healthz.")
-    health_port: int = Field(default=8083, description="Port of GET /healthz.")

@@ -1,9 +1,10 @@
-"""Drives sandbox runs from their stored state, never from an unacknowledged message.
+"""Drives each job sandbox of this host from stored state, never from an unacknowledged message.
 
-A run is claimed from `requested`, its container started, its output stored line by line and
-published live, its exit classified and recorded. Everything is recomputed from the job
-document and Docker, so a manager killed at any point picks its runs up again on restart:
-containers are found by name, output resumes after the lines already stored.
+One task per job: give it a sandbox (disk, inbox, container), hand requested steps to its
+runner, pump the runner's records, keep the container frozen exactly while the job is paused,
+and, once the container stops, decide what that means (the job ended, a hibernation, or a
+sandbox that died). Everything is recomputed from the job document and Docker, so a manager
+killed at any point picks every sandbox up again on restart.
 """
 
 from __future__ import annotations
@@ -11,74 +12,190 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import threading
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Any
 
-from jobyard_contracts import FailureReason
+from jobyard_contracts import FailureReason, JobStatus, Runtime
 from jobyard_logging import bound
-from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
-from jobyard_sandbox_manager.domain import runs
-from jobyard_sandbox_manager.domain.log_lines import Frame, in_time_order
+from jobyard_sandbox_manager.adapters.disks import Disks
+from jobyard_sandbox_manager.adapters.docker_sandbox import ContainerStatus, DockerSandboxes
+from jobyard_sandbox_manager.adapters.inboxes import Inboxes
+from jobyard_sandbox_manager.domain import limits, sandboxes, steps
+from jobyard_sandbox_manager.domain.pausing import start_session
+from jobyard_sandbox_manager.domain.records import Record
+from jobyard_sandbox_manager.output_pump import OutputPump
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
-from jobyard_store import JobDocument, LogLine, SandboxState, SshEndpoint, Stream
+from jobyard_store import (
+    Change,
+    ContainerState,
+    Decide,
+    JobDocument,
+    JobRepository,
+    SandboxState,
+    SshEndpoint,
+)
 from jobyard_worker import Worker
 
-STREAMS: Final[tuple[Stream, Stream]] = ("stdout", "stderr")
-BATCH_LINES: Final = 500
-STATUS_CHECK_SECONDS: Final = 0.5
-_END: Final = "end"
+TICK_SECONDS = 0.5
+STEP_TAIL_LINES = 20
 
 
-class RunSupervisor:
+class SandboxSupervisor:
     def __init__(
-        self, worker: Worker, sandboxes: DockerSandboxes, settings: SandboxManagerSettings
+        self,
+        worker: Worker,
+        sandboxes: DockerSandboxes,
+        disks: Disks,
+        inboxes: Inboxes,
+        settings: SandboxManagerSettings,
+        runtime: Runtime,
     ) -> None:
         self._worker = worker
         self._jobs = worker.jobs
-        self._sandboxes = sandboxes
+        self._docker = sandboxes
+        self._disks = disks
+        self._inboxes = inboxes
         self._settings = settings
         self._host = settings.host_id
-        self._host_policy = settings.host_policy()
+        self._policy = settings.host_policy(runtime)
+        self._pump = OutputPump(worker, sandboxes, settings.log_batch_seconds)
         self._active: dict[str, asyncio.Task[None]] = {}
-        self._wake = asyncio.Event()
+        self._kicks: dict[str, asyncio.Event] = {}
 
-    def wake(self) -> None:
-        self._wake.set()
+    @property
+    def jobs(self) -> JobRepository:
+        return self._jobs
 
-    async def run_forever(self) -> None:
-        mine = await self._jobs.find(
-            {
-                "sandbox.host": self._host,
-                "sandbox.state": {"$in": [SandboxState.STARTING, SandboxState.RUNNING]},
-            }
-        )
-        for job in mine:
-            self._worker.log.info("reattaching to sandbox", job_id=job.id)
-            self._spawn(job.id)
+    @property
+    def sandboxes_running(self) -> int:
+        return len(self._active)
+
+    def kick(self, job_id: str) -> None:
+        """Look at the job now (a command arrived) rather than at the next tick."""
+        if job_id in self._active:
+            self._kicks[job_id].set()
+        else:
+            self._spawn(job_id)
+
+    async def change(self, job_id: str, decide: Decide) -> JobDocument:
+        return (await self._worker.relay.change(job_id, decide)).job
+
+    async def reconcile_forever(self) -> None:
+        """At start and then periodically: drive every sandbox this host should be driving."""
         while True:
-            await self._claim_requested()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
-            self._wake.clear()
-
-    async def _claim_requested(self) -> None:
-        room = self._settings.max_running - len(self._active)
-        if room <= 0:
-            return
-        requested = await self._jobs.find(
-            {"sandbox.state": SandboxState.REQUESTED}, sort=[("created_at", 1)], limit=room
-        )
-        for job in requested:
-            assert job.sandbox is not None
-            name = runs.container_name(self._worker.names, job.id, job.sandbox.step_index)
-            ssh = self._ssh_endpoint() if job.persistent else None
-            applied = await self._jobs.change(
-                job.id, lambda j, name=name, ssh=ssh: runs.claim_run(j, self._host, name, ssh)
-            )
-            run = applied.job.sandbox
-            if run and run.host == self._host and run.state is SandboxState.STARTING:
+            for job in await self._jobs.find(self._mine_query()):
                 self._spawn(job.id)
+            await asyncio.sleep(self._settings.poll_seconds)
+
+    def _mine_query(self) -> dict[str, Any]:
+        return {
+            "$or": [
+                {"container.host": self._host, "container.state": {"$ne": "released"}},
+                {"sandbox.host": self._host, "sandbox.state": SandboxState.REQUESTED},
+            ]
+        }
+
+    def _spawn(self, job_id: str) -> None:
+        if job_id in self._active:
+            return
+        self._kicks[job_id] = asyncio.Event()
+        task = asyncio.create_task(self._drive(job_id))
+        self._active[job_id] = task
+        task.add_done_callback(lambda _: (self._active.pop(job_id, None), self._kicks.pop(job_id)))
+
+    async def _drive(self, job_id: str) -> None:
+        with bound(job_id=job_id):
+            while True:
+                try:
+                    if not await self._step_forward(job_id):
+                        return
+                except Exception:
+                    # Docker or the store is unavailable (e.g. a daemon restart): try again.
+                    self._worker.log.warning("sandbox driver retrying", exc_info=True)
+                    await asyncio.sleep(1)
+
+    async def _step_forward(self, job_id: str) -> bool:
+        """Move the job's sandbox one stage on; False once there is nothing left to drive."""
+        job = await self._jobs.get(job_id)
+        if job is None:
+            await asyncio.to_thread(self._docker.remove_job_containers, self._ns, job_id)
+            return False
+        container = job.container
+        if container is None or container.state is ContainerState.HIBERNATED:
+            if container is not None:  # hibernated: its container is removed, output kept
+                await self._drain_and_remove(job)
+                if job.status.is_terminal:
+                    await self.change(job_id, sandboxes.release)
+                    return True
+            if not self._wants_sandbox(job):
+                return False
+            base = await self._worker.logs.last_seq(job_id)
+            runtime = self._policy.runtime
+            await self.change(
+                job_id,
+                lambda j: sandboxes.place_container(j, self._names, self._host, runtime, base),
+            )
+            return True
+        if container.state is ContainerState.RELEASED:
+            await self._clean_up(job)
+            return False
+        if container.state is ContainerState.CREATING:
+            await self._create(job)
+            return True
+        await self._pump.run(job, self._on_record(job_id), self._tick(job_id), TICK_SECONDS)
+        status = await asyncio.to_thread(self._docker.status, container.name)
+        if status is not None and status.running:
+            return True  # the log stream broke without the container stopping: follow again
+        await self._stopped(job_id, status)
+        return True
+
+    @property
+    def _ns(self) -> str:
+        return self._worker.names.namespace
+
+    @property
+    def _names(self) -> Any:
+        return self._worker.names
+
+    @staticmethod
+    def _wants_sandbox(job: JobDocument) -> bool:
+        run = job.sandbox
+        return (
+            job.status in (JobStatus.PENDING, JobStatus.RUNNING)
+            and run is not None
+            and run.state is SandboxState.REQUESTED
+        )
+
+    async def _create(self, job: JobDocument) -> None:
+        if job.status.is_terminal:
+            await self.change(job.id, sandboxes.release)
+            return
+        if job.persistent and job.ssh is None:
+            ssh = self._ssh_endpoint()
+            job = await self.change(
+                job.id,
+                lambda j: Change(j.model_copy(update={"ssh": ssh})) if j.ssh is None else None,
+            )
+        assert job.container is not None
+        try:
+            disk = await asyncio.to_thread(
+                self._disks.ensure,
+                sandboxes.disk_key(self._names, job),
+                sandboxes.disk_mb(job, self._policy),
+                self._settings.disk_owner,
+            )
+            inbox = self._inboxes.create(job.container.name)
+            spec = sandboxes.container_spec(
+                job, self._names, self._policy, disk=disk, inbox=inbox, runner=self._inboxes.runner
+            )
+            await asyncio.to_thread(self._docker.ensure_started, spec)
+        except Exception as exc:
+            self._worker.log.exception("sandbox could not be created")
+            await self._fail_current_step(job.id, FailureReason.SANDBOX_ERROR, str(exc)[-500:])
+            await self.change(job.id, sandboxes.release)
+            return
+        now = datetime.now(UTC)
+        await self.change(job.id, lambda j: sandboxes.container_up(j, now))
 
     def _ssh_endpoint(self) -> SshEndpoint:
         with socket.socket() as probe:  # a free port now; the container binds it right after
@@ -86,140 +203,172 @@ class RunSupervisor:
             port = int(probe.getsockname()[1])
         return SshEndpoint(host=self._settings.ssh_host, port=port, username="sandbox")
 
-    def _spawn(self, job_id: str) -> None:
-        if job_id in self._active:
-            return
-        task = asyncio.create_task(self._drive(job_id))
-        self._active[job_id] = task
-        task.add_done_callback(lambda _: (self._active.pop(job_id, None), self.wake()))
+    def _tick(self, job_id: str) -> Any:
+        async def tick() -> None:
+            kick = self._kicks.get(job_id)
+            if kick is not None:
+                kick.clear()
+            await self.converge(job_id)
 
-    async def _drive(self, job_id: str) -> None:
-        with bound(job_id=job_id):
-            try:
-                await self._drive_run(job_id)
-            except Exception as exc:
-                self._worker.log.exception("sandbox run failed")
-                await self._record_exit(job_id, -1, FailureReason.SANDBOX_ERROR, str(exc)[-2000:])
+        return tick
 
-    async def _drive_run(self, job_id: str) -> None:
+    async def converge(self, job_id: str) -> None:
+        """Make the running container match the job: hand over a requested step, keep it frozen
+        exactly while the job is paused, kill it once the job is over."""
         job = await self._jobs.get(job_id)
-        run = job.sandbox if job else None
-        if job is None or run is None or run.host != self._host:
+        if job is None or job.container is None or job.container.state is not ContainerState.UP:
+            if job is None:
+                await asyncio.to_thread(self._docker.remove_job_containers, self._ns, job_id)
             return
-        if run.state not in (SandboxState.STARTING, SandboxState.RUNNING):
+        name = job.container.name
+        if job.status.is_terminal:
+            await asyncio.to_thread(self._docker.kill, name)
             return
-        spec = runs.container_spec(job, self._worker.names, self._host_policy)
-        if run.state is SandboxState.STARTING and job.status.is_terminal:
-            # Stopped before its container existed: never start it.
-            await self._record_exit(job_id, -1, FailureReason.STOPPED, "")
+        if job.status is JobStatus.PAUSED:
+            await asyncio.to_thread(self._docker.freeze, name)
             return
-        if run.state is SandboxState.STARTING:
-            await asyncio.to_thread(self._sandboxes.ensure_started, spec)
-            applied = await self._worker.relay.change(job_id, runs.record_started)
-            job = applied.job
+        await asyncio.to_thread(self._docker.thaw, name)
+        run = job.sandbox
+        if run is not None and run.state is SandboxState.REQUESTED:
+            step = job.step(run.step_index)
+            self._inboxes.request(
+                name, run.step_index, step.script, sandboxes.step_argv(job, step.index)
+            )
+            await self.change(job_id, lambda j: steps.hand_to_runner(j, self._host))
+
+    def _on_record(self, job_id: str) -> Any:
+        async def on_record(record: Record) -> None:
+            if record.kind == "start":
+                await self._record_start(job_id, record)
+            elif record.kind == "exit":
+                await self._record_exit(job_id, record.step, record.exit_code)
+
+        return on_record
+
+    async def _record_start(self, job_id: str, record: Record) -> None:
+        job = await self._jobs.get(job_id)
+        counters = None
+        if job is not None and job.container is not None:
+            counters = await asyncio.to_thread(self._docker.counters, job.container.name)
+
+        def started(j: JobDocument) -> Change | None:
+            change = steps.record_started(start_session(j, record.at), record.step, record.at)
+            if change is None or change.job.sandbox is None or counters is None:
+                return change
+            run = change.job.sandbox.model_copy(
+                update={
+                    "oom_kills_at_start": counters.oom_kills,
+                    "pids_hits_at_start": counters.pids_limit_hits,
+                }
+            )
+            return Change(change.job.model_copy(update={"sandbox": run}), change.events)
+
+        await self.change(job_id, started)
+
+    async def _record_exit(self, job_id: str, step: int, exit_code: int) -> None:
+        job = await self._jobs.get(job_id)
+        if job is None or job.sandbox is None or steps.step_in_progress(job) != step:
+            return
+        facts = await self._exit_facts(job)
+        reason, message = limits.classify_exit(exit_code, facts)
+        await self._finish_step(job_id, step, exit_code, reason, message)
+
+    async def _exit_facts(self, job: JobDocument) -> limits.ExitFacts:
         assert job.sandbox is not None
-        deadline = runs.deadline(job.sandbox, job.resources.timeout_seconds)
-        killed_for_timeout = await self._store_output(job, spec.name, deadline)
-        state = await asyncio.to_thread(self._sandboxes.state, spec.name)
-        if state is None:
-            await self._record_exit(job_id, -1, FailureReason.SANDBOX_ERROR, "container vanished")
-            return
-        exit_code = state.exit_code
-        if state.running:  # logs ended without the process exiting (daemon restart): wait
-            exit_code = await asyncio.to_thread(self._sandboxes.wait, spec.name)
-        # After a restart the kill may predate us: a SIGKILL past the deadline is the timeout.
-        overdue = deadline is not None and datetime.now(UTC) >= deadline and exit_code == 137
-        reason = runs.classify_exit(
-            exit_code, oom_killed=state.oom_killed, killed_for_timeout=killed_for_timeout or overdue
+        assert job.container is not None
+        counters = await asyncio.to_thread(self._docker.counters, job.container.name)
+        free = await asyncio.to_thread(self._disks.free_bytes, sandboxes.disk_key(self._names, job))
+        return limits.ExitFacts(
+            out_of_memory=bool(counters and counters.oom_kills > job.sandbox.oom_kills_at_start),
+            process_limit_hit=bool(
+                counters and counters.pids_limit_hits > job.sandbox.pids_hits_at_start
+            ),
+            disk_full=free is not None and free < self._settings.disk_full_bytes,
         )
-        tail = await self._worker.logs.tail(
-            job_id, runs.STDERR_TAIL_LINES, step=job.sandbox.step_index, stream="stderr"
-        )
-        await self._record_exit(job_id, exit_code, reason, "\n".join(line.text for line in tail))
-        await asyncio.to_thread(self._sandboxes.remove, spec.name)
 
-    async def _record_exit(
-        self, job_id: str, exit_code: int, reason: FailureReason | None, stderr_tail: str
+    async def _finish_step(
+        self, job_id: str, step: int, exit_code: int, reason: FailureReason | None, message: str
     ) -> None:
-        await self._worker.relay.change(
-            job_id, lambda j: runs.record_exited(j, exit_code, reason, stderr_tail)
+        logs = self._worker.logs
+        stderr = await logs.tail(job_id, STEP_TAIL_LINES, step=step, stream="stderr")
+        output = await logs.tail(job_id, STEP_TAIL_LINES, step=step)
+        await self.change(
+            job_id,
+            lambda j: steps.record_exited(
+                j,
+                step,
+                exit_code,
+                reason,
+                message=message,
+                stderr_tail="\n".join(line.text for line in stderr),
+                output_tail="\n".join(line.text for line in output),
+            ),
         )
 
-    async def _store_output(
-        self, job: JobDocument, container: str, deadline: datetime | None
-    ) -> bool:
-        """Store and publish both streams until the container exits; kill it at the deadline.
+    async def _fail_current_step(self, job_id: str, reason: FailureReason, detail: str) -> None:
+        job = await self._jobs.get(job_id)
+        step = steps.step_in_progress(job) if job else None
+        requested = job is not None and job.sandbox is not None and step is None
+        if requested and job and job.sandbox and job.sandbox.state is SandboxState.REQUESTED:
+            step = job.sandbox.step_index
+            await self.change(job_id, lambda j: steps.hand_to_runner(j, self._host))
+        if step is not None:
+            message = f"{limits.REASON_MESSAGES[reason]}: {detail}" if detail else ""
+            await self._finish_step(job_id, step, -1, reason, message)
 
-        Returns whether it was killed for exceeding its timeout.
-        """
+    async def kill_for_timeout(self, job: JobDocument) -> None:
         assert job.sandbox is not None
-        step = job.sandbox.step_index
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Frame | BaseException | Literal["end"]] = asyncio.Queue()
-        for stream in STREAMS:
-            skip = await self._worker.logs.count(job.id, step, stream)
-            threading.Thread(
-                target=self._pump,
-                args=(loop, queue, container, stream, skip),
-                daemon=True,  # blocked on Docker until the container exits; never joined
-                name=f"logs-{container}-{stream}",
-            ).start()
-        seq = await self._worker.logs.last_seq(job.id)
-        batch: list[Frame] = []
-        open_streams, last_flush = len(STREAMS), loop.time()
-        killed_for_timeout = stopping = False
-        next_status_check = loop.time() + STATUS_CHECK_SECONDS
-        while open_streams:
-            if deadline is not None and not killed_for_timeout and datetime.now(UTC) >= deadline:
-                await asyncio.to_thread(self._sandboxes.kill, container)
-                killed_for_timeout = True
-            if not stopping and loop.time() >= next_status_check:
-                # A stop (or delete) is a status change on the job: kill the sandbox then.
-                next_status_check = loop.time() + STATUS_CHECK_SECONDS
-                current = await self._jobs.get(job.id)
-                if current is None or current.status.is_terminal:
-                    await asyncio.to_thread(self._sandboxes.kill, container)
-                    stopping = True
-            try:
-                item = await asyncio.wait_for(queue.get(), self._settings.log_batch_seconds)
-            except TimeoutError:
-                item = None
-            if item == _END:
-                open_streams -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            elif isinstance(item, Frame):
-                batch.append(item)
-            quiet = item is None or loop.time() - last_flush >= self._settings.log_batch_seconds
-            if batch and (quiet or len(batch) >= BATCH_LINES or not open_streams):
-                seq = await self._store_batch(job.id, step, seq, batch)
-                batch, last_flush = [], loop.time()
-        return killed_for_timeout
+        assert job.container is not None
+        reason, message = limits.classify_exit(137, limits.ExitFacts(killed_for_timeout=True))
+        await self._finish_step(job.id, job.sandbox.step_index, 137, reason, message)
+        await asyncio.to_thread(self._docker.kill, job.container.name)
 
-    async def _store_batch(self, job_id: str, step: int, seq: int, batch: list[Frame]) -> int:
-        lines = [
-            LogLine(seq=seq + offset, step=step, stream=f.stream, text=f.text, at=f.at)
-            for offset, f in enumerate(in_time_order(batch), start=1)
-        ]
-        await self._worker.logs.append(job_id, lines)
-        await self._worker.live.publish(
-            self._worker.names.live_logs_subject(job_id),
-            {"job_id": job_id, "lines": [line.model_dump(mode="json") for line in lines]},
-        )
-        return lines[-1].seq
+    async def _stopped(self, job_id: str, status: ContainerStatus | None) -> None:
+        """The container stopped: the job ended, was hibernated, or lost its sandbox."""
+        job = await self._jobs.get(job_id)
+        if job is None or job.container is None:
+            return
+        if job.status.is_terminal:
+            await self.change(job_id, sandboxes.release)
+        elif job.container.state is ContainerState.HIBERNATED:
+            return
+        elif job.status is JobStatus.PAUSED:
+            # Lost while paused (e.g. Docker's daemon restarted): like a hibernation.
+            await self.change(job_id, sandboxes.hibernate)
+        else:
+            oom = status is not None and status.oom_killed
+            reason = FailureReason.OUT_OF_MEMORY if oom else FailureReason.SANDBOX_ERROR
+            code = status.exit_code if status else -1
+            await self._fail_current_step(job_id, reason, f"the sandbox stopped (exit code {code})")
+            await self.change(job_id, sandboxes.hibernate)
 
-    def _pump(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        queue: asyncio.Queue[Frame | BaseException | Literal["end"]],
-        container: str,
-        stream: Stream,
-        skip: int,
-    ) -> None:
-        try:
-            for frame in self._sandboxes.follow(container, stream, skip):
-                loop.call_soon_threadsafe(queue.put_nowait, frame)
-        except BaseException as exc:
-            loop.call_soon_threadsafe(queue.put_nowait, exc)
-        finally:
-            loop.call_soon_threadsafe(queue.put_nowait, _END)
+    async def _drain_and_remove(self, job: JobDocument) -> None:
+        assert job.container is not None
+        name = job.container.name
+        if await asyncio.to_thread(self._docker.status, name) is None:
+            return
+        await asyncio.to_thread(self._docker.kill, name)
+        await self._pump.run(job, self._on_record(job.id), _nothing, TICK_SECONDS)
+        await asyncio.to_thread(self._docker.remove, name)
+
+    async def _clean_up(self, job: JobDocument) -> None:
+        """After the job's end: its containers go; its disk too unless something keeps it."""
+        await asyncio.to_thread(self._docker.remove_job_containers, self._ns, job.id)
+        assert job.container is not None
+        self._inboxes.remove(job.container.name)
+        if job.status.is_terminal and not sandboxes.workspace_kept_after_end(job):
+            await self.remove_disk(sandboxes.disk_key(self._names, job))
+
+    async def remove_disk(self, key: str) -> None:
+        await asyncio.to_thread(self._docker.remove_volume, key)
+        await asyncio.to_thread(self._disks.release, key)
+
+    async def stop(self) -> None:
+        for task in list(self._active.values()):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*self._active.values(), return_exceptions=True)
+
+
+async def _nothing() -> None:
+    return None

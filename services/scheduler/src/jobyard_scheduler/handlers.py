@@ -1,34 +1,65 @@
-"""Where messages enter the scheduler: submissions are admitted when a slot is free; a finished
-job frees its slot and admits the owner's oldest queued job; stop and delete commands end jobs
-and purge deleted ones."""
+"""Where messages enter the scheduler: submissions are admitted and placed when a slot and a
+host are free; a job that ends or pauses frees its slot (and an ended one its sandbox) and the
+owner's next waiting job goes; stop, cancel, resume and delete commands change jobs."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from jobyard_contracts import (
     TERMINAL_EVENTS,
     DeleteJob,
     Envelope,
+    JobPaused,
     JobSubmitted,
+    ResumeJob,
     StopJob,
     parse_envelope,
 )
 from jobyard_scheduler.adapters.slots import SlotLedger
-from jobyard_scheduler.domain import lifecycle
-from jobyard_scheduler.domain.admission import admit, waiting_for_slot_query
-from jobyard_store import JobDocument
+from jobyard_scheduler.domain import admission, lifecycle
+from jobyard_store import HostRegistry, JobDocument
 from jobyard_worker import Worker
+
+HOST_REPORT_MAX_AGE = timedelta(seconds=10)
 
 
 def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None:
+    hosts = HostRegistry(worker.db)
+
     async def try_admit(job: JobDocument, msg: Envelope[Any] | None = None) -> None:
-        if job.admitted_at is None and await slots.claim(job.user_id, job.id):
-            await worker.relay.change(job.id, admit, causation_id=msg.id if msg else None)
+        if job.admitted_at is not None or not await slots.claim(job.user_id, job.id):
+            return
+        placed = await worker.jobs.find(admission.ACTIVE_PLACED_QUERY)
+        host = admission.place(job, await hosts.alive(HOST_REPORT_MAX_AGE), placed)
+        if host is None:
+            await slots.release(job.user_id, job.id)  # no host has room: wait, queued
+            return
+        await worker.relay.change(
+            job.id, lambda j: admission.admit(j, host), causation_id=msg.id if msg else None
+        )
+
+    async def try_resume(job: JobDocument, msg: Envelope[Any] | None = None) -> None:
+        cause = msg.id if msg else None
+        if await slots.claim(job.user_id, job.id):
+            await worker.relay.change(job.id, lifecycle.grant_resume, causation_id=cause)
+        else:
+            limit = slots.limit
+            await worker.relay.change(
+                job.id, lambda j: lifecycle.queue_resume(j, limit), causation_id=cause
+            )
 
     async def admit_next(user_id: str) -> None:
+        # A queued resume goes before jobs that never started.
+        for job in await worker.jobs.find(
+            admission.waiting_to_resume_query(user_id), sort=[("resume_requested_at", 1)], limit=1
+        ):
+            if await slots.claim(job.user_id, job.id):
+                await worker.relay.change(job.id, lifecycle.grant_resume)
+            return
         queued = await worker.jobs.find(
-            waiting_for_slot_query(user_id), sort=[("created_at", 1)], limit=1
+            admission.waiting_for_slot_query(user_id), sort=[("created_at", 1)], limit=1
         )
         for job in queued:
             await try_admit(job)
@@ -41,15 +72,28 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
 
     for finished in TERMINAL_EVENTS:
 
-        @worker.subscriber(f"release-slot-on-{finished.TYPE}", finished)
+        @worker.subscriber(f"release-on-{finished.TYPE}", finished)
         async def on_job_finished(raw: dict[str, Any]) -> None:
             msg = parse_envelope(raw)
+            await worker.apply(msg, lifecycle.release_sandbox)
             await slots.release(msg.user_id, msg.job_id)
             await admit_next(msg.user_id)
 
+    @worker.subscriber("release-slot-on-pause", JobPaused)
+    async def on_job_paused(msg: Envelope[JobPaused]) -> None:
+        # A paused job holds no slot: the owner's queued jobs may run meanwhile.
+        await slots.release(msg.user_id, msg.job_id)
+        await admit_next(msg.user_id)
+
+    @worker.subscriber("resume-job", ResumeJob)
+    async def on_resume_job(msg: Envelope[ResumeJob]) -> None:
+        job = await worker.jobs.get(msg.job_id)
+        if job is not None:
+            await try_resume(job, msg)
+
     @worker.subscriber("stop-job", StopJob)
     async def on_stop_job(msg: Envelope[StopJob]) -> None:
-        await worker.apply(msg, lifecycle.stop)
+        await worker.apply(msg, lambda job: lifecycle.stop(job, msg.payload.cancel))
 
     @worker.subscriber("delete-job", DeleteJob)
     async def on_delete_job(msg: Envelope[DeleteJob]) -> None:
@@ -68,8 +112,12 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
             await purge(job.id)
 
     async def admit_queued() -> None:
-        # Safety net for a release whose follow-up admission was lost to a crash.
-        for job in await worker.jobs.find(waiting_for_slot_query(), limit=200):
+        # Safety net for a release whose follow-up admission was lost to a crash, and for jobs
+        # that waited for a host with room.
+        for job in await worker.jobs.find(admission.waiting_to_resume_query(), limit=200):
+            if await slots.claim(job.user_id, job.id):
+                await worker.relay.change(job.id, lifecycle.grant_resume)
+        for job in await worker.jobs.find(admission.waiting_for_slot_query(), limit=200):
             await try_admit(job)
 
     worker.every(requeue_interval, purge_deleted)

@@ -20,6 +20,7 @@ from jobyard_contracts import (
     SandboxStarted,
     StepDispatched,
     StepFinished,
+    StepStarted,
     StepStatus,
 )
 from jobyard_store import Change, JobDocument
@@ -32,7 +33,11 @@ def _now() -> datetime:
 def _dispatched(job: JobDocument, index: int) -> tuple[JobDocument, list[Payload]]:
     step = job.step(index)
     command = RunStep(
-        step_index=index, image=job.image, script=step.script, resources=job.resources
+        step_index=index,
+        image=job.image,
+        script=step.script,
+        resources=job.resources,
+        host=job.host,
     )
     dispatched = job.with_step(index, status=StepStatus.DISPATCHED)
     return dispatched, [StepDispatched(step_index=index), command]
@@ -52,11 +57,11 @@ def record_step_started(job: JobDocument, fact: SandboxStarted) -> Change | None
         return None
     now = _now()
     job = job.with_step(fact.step_index, status=StepStatus.RUNNING, started_at=now)
+    events: list[Payload] = [StepStarted(step_index=fact.step_index, title=step.title)]
     if job.status is not JobStatus.PENDING:
-        return Change(job, [])
-    return Change(
-        job.model_copy(update={"status": JobStatus.RUNNING, "started_at": now}), [JobStarted()]
-    )
+        return Change(job, events)
+    started = job.model_copy(update={"status": JobStatus.RUNNING, "started_at": now})
+    return Change(started, [JobStarted(), *events])
 
 
 def record_step_exited(job: JobDocument, fact: SandboxExited) -> Change | None:
@@ -74,11 +79,20 @@ def record_step_exited(job: JobDocument, fact: SandboxExited) -> Change | None:
         finished_at=now,
         exit_code=fact.exit_code,
         reason=reason,
+        message=fact.message,
         stderr_tail="" if succeeded else fact.stderr_tail,
+        output_tail=fact.output_tail,
     )
     job = job.model_copy(update={"started_at": job.started_at or now})
     events: list[Payload] = [
-        StepFinished(step_index=fact.step_index, succeeded=succeeded, exit_code=fact.exit_code)
+        StepFinished(
+            step_index=fact.step_index,
+            succeeded=succeeded,
+            exit_code=fact.exit_code,
+            reason=reason,
+            message=fact.message,
+            output_tail=fact.output_tail,
+        )
     ]
     if not succeeded:
         assert reason is not None
@@ -88,18 +102,45 @@ def record_step_exited(job: JobDocument, fact: SandboxExited) -> Change | None:
                 "finished_at": now,
                 "exit_code": fact.exit_code,
                 "reason": reason,
+                "message": fact.message,
                 "stderr_tail": fact.stderr_tail,
+                "status_detail": "",
             }
         )
         events.append(
-            JobFailed(exit_code=fact.exit_code, reason=reason, stderr_tail=fact.stderr_tail)
+            JobFailed(
+                exit_code=fact.exit_code,
+                reason=reason,
+                message=fact.message,
+                stderr_tail=fact.stderr_tail,
+            )
         )
         return Change(failed, events)
     following = fact.step_index + 1
     if following < len(job.steps):
+        if job.status is JobStatus.PAUSED:
+            return Change(job, events)  # the next step waits for the resume
         job, dispatch_events = _dispatched(job, following)
         return Change(job, events + dispatch_events)
     completed = job.model_copy(
-        update={"status": JobStatus.COMPLETED, "finished_at": now, "exit_code": 0}
+        update={
+            "status": JobStatus.COMPLETED,
+            "finished_at": now,
+            "exit_code": 0,
+            "status_detail": "",
+        }
     )
     return Change(completed, [*events, JobCompleted()])
+
+
+def continue_plan(job: JobDocument) -> Change | None:
+    """On resume: dispatch the step that waited for it, if no step is under way."""
+    if job.status is not JobStatus.RUNNING:
+        return None
+    if any(s.status in (StepStatus.DISPATCHED, StepStatus.RUNNING) for s in job.steps):
+        return None
+    waiting = next((s for s in job.steps if s.status is StepStatus.PENDING), None)
+    if waiting is None or any(s.status is StepStatus.FAILED for s in job.steps):
+        return None
+    new, events = _dispatched(job, waiting.index)
+    return Change(new, events)

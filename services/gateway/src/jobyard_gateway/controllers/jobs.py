@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
@@ -17,8 +18,10 @@ from litestar.status_codes import (
 from jobyard_contracts import JobStatus
 from jobyard_gateway.adapters.users import User
 from jobyard_gateway.domain.commands import (
-    JobAlreadyFinishedError,
+    NotAllowedError,
     request_delete,
+    request_pause,
+    request_resume,
     request_stop,
 )
 from jobyard_gateway.domain.job_requests import CreateJob, limit_violations, plan_script_job
@@ -26,18 +29,45 @@ from jobyard_gateway.domain.views import JobList, JobView, LogsView, SshView
 from jobyard_gateway.errors import ConflictException, QuotaExceededException, invalid_fields
 from jobyard_gateway.settings import JobLimits
 from jobyard_messaging import OutboxRelay
-from jobyard_store import ImageRegistry, JobDocument, JobRepository, LogStore
+from jobyard_store import Change, ImageRegistry, JobDocument, JobRepository, LogStore
 
-STOP_WAIT_SECONDS = 10.0
+COMMAND_WAIT_SECONDS = 10.0
 
 
-ACTIVE = [JobStatus.PENDING, JobStatus.RUNNING]
+ACTIVE = [JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED]
 
 
 async def owned_job(jobs: JobRepository, job_id: str, user: User) -> JobDocument:
     job = await jobs.get(job_id, user_id=user.id)
     if job is None:
         raise NotFoundException(f"job {job_id} not found")
+    return job
+
+
+async def command(
+    jobs: JobRepository,
+    relay: OutboxRelay,
+    job_id: str,
+    user: User,
+    decide: Callable[[JobDocument], Change | None],
+) -> JobDocument:
+    """Record a user's request on their job; a request its state refuses is a 409."""
+    job = await owned_job(jobs, job_id, user)
+    try:
+        return (await relay.change(job.id, decide)).job
+    except NotAllowedError as exc:
+        raise ConflictException(str(exc)) from None
+
+
+async def settled(
+    jobs: JobRepository, job: JobDocument, user: User, done: Callable[[JobDocument], bool]
+) -> JobDocument:
+    """The job once `done` holds, or as it is after a few seconds (the request stays recorded
+    and is carried out all the same)."""
+    deadline = asyncio.get_running_loop().time() + COMMAND_WAIT_SECONDS
+    while not done(job) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+        job = await owned_job(jobs, job.id, user)
     return job
 
 
@@ -129,17 +159,57 @@ class JobController(Controller):
         jobs: NamedDependency[JobRepository],
         relay: NamedDependency[OutboxRelay],
     ) -> JobView:
-        """Stop a pending or running job; answers once it is `stopped` (409 if already over)."""
-        job = await owned_job(jobs, job_id, request.user)
-        try:
-            job = (await relay.change(job.id, request_stop)).job
-        except JobAlreadyFinishedError as exc:
-            raise ConflictException(str(exc)) from None
-        deadline = asyncio.get_running_loop().time() + STOP_WAIT_SECONDS
-        while not job.status.is_terminal and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
-            job = await owned_job(jobs, job_id, request.user)
-        return JobView.of(job)
+        """Stop a pending, running or paused job; answers once it is `stopped` (409 if over)."""
+        job = await command(jobs, relay, job_id, request.user, request_stop)
+        return JobView.of(await settled(jobs, job, request.user, lambda j: j.status.is_terminal))
+
+    @post("/{job_id:str}/cancel", status_code=HTTP_200_OK)
+    async def cancel_job(
+        self,
+        request: Request[User, Any, Any],
+        job_id: FromPath[str],
+        jobs: NamedDependency[JobRepository],
+        relay: NamedDependency[OutboxRelay],
+    ) -> JobView:
+        """Cancel a job for good (the agent-job word for stop): every process is killed, the
+        files produced so far stay. Answers once it is `cancelled` (409 if already over)."""
+        job = await command(
+            jobs, relay, job_id, request.user, lambda j: request_stop(j, cancel=True)
+        )
+        return JobView.of(await settled(jobs, job, request.user, lambda j: j.status.is_terminal))
+
+    @post("/{job_id:str}/pause", status_code=HTTP_200_OK)
+    async def pause_job(
+        self,
+        request: Request[User, Any, Any],
+        job_id: FromPath[str],
+        jobs: NamedDependency[JobRepository],
+        relay: NamedDependency[OutboxRelay],
+    ) -> JobView:
+        """Freeze every process of a running job with its memory; answers once it is `paused`
+        (409 unless it is running or already paused)."""
+        job = await command(jobs, relay, job_id, request.user, request_pause)
+        done = await settled(jobs, job, request.user, lambda j: j.status is not JobStatus.RUNNING)
+        return JobView.of(done)
+
+    @post("/{job_id:str}/resume", status_code=HTTP_200_OK)
+    async def resume_job(
+        self,
+        request: Request[User, Any, Any],
+        job_id: FromPath[str],
+        jobs: NamedDependency[JobRepository],
+        relay: NamedDependency[OutboxRelay],
+    ) -> JobView:
+        """Continue a paused job where it stopped; answers once it runs again, or with the job
+        still `paused` and a `status_detail` saying its resume waits for a free slot."""
+        job = await command(jobs, relay, job_id, request.user, request_resume)
+        done = await settled(
+            jobs,
+            job,
+            request.user,
+            lambda j: j.status is not JobStatus.PAUSED or j.status_detail.startswith("resume q"),
+        )
+        return JobView.of(done)
 
     @delete("/{job_id:str}", status_code=HTTP_200_OK)
     async def delete_job(

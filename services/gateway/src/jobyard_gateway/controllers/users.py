@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from litestar import Request, post
 from litestar.di import NamedDependency
@@ -27,7 +28,7 @@ class CreatedUser(BaseModel):
     api_key: str = Field(description="Shown once; only its SHA-256 is stored.")
 
 
-def require_admin(request: Request[object, object, object], admin_token: SecretStr | None) -> None:
+def require_admin(request: Request[Any, Any, Any], admin_token: SecretStr | None) -> None:
     if admin_token is None:
         raise PermissionDeniedException("creating users is disabled: no admin token configured")
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -38,7 +39,7 @@ def require_admin(request: Request[object, object, object], admin_token: SecretS
 
 @post("/v1/users", tags=["users"], exclude_from_auth=True)
 async def create_user(
-    request: Request[object, object, object],
+    request: Request[Any, Any, Any],
     data: JSONBody[CreateUser],
     users: NamedDependency[UserStore],
     admin_token: NamedDependency[SecretStr | None],

@@ -1,25 +1,50 @@
-"""A user's stop and delete requests, recorded on the job with the command they send."""
+"""A user's stop, cancel, pause, resume and delete requests, recorded on the job with the
+command they send. A request the job's state does not allow raises `NotAllowedError` (a 409
+naming the current status); a repeated request changes nothing."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jobyard_contracts import DeleteJob, StopJob
+from jobyard_contracts import DeleteJob, JobStatus, PauseSandbox, ResumeJob, StopJob
 from jobyard_store import Change, JobDocument
 
 
-class JobAlreadyFinishedError(Exception):
-    def __init__(self, job: JobDocument) -> None:
-        super().__init__(f"job {job.id} is already {job.status}; there is nothing to stop")
+class NotAllowedError(Exception):
+    def __init__(self, job: JobDocument, action: str, allowed: str) -> None:
+        super().__init__(f"job {job.id} is {job.status}; {action} needs a job that is {allowed}")
 
 
-def request_stop(job: JobDocument) -> Change | None:
+def request_stop(job: JobDocument, *, cancel: bool = False) -> Change | None:
     if job.status.is_terminal:
-        raise JobAlreadyFinishedError(job)
+        raise NotAllowedError(job, "cancel" if cancel else "stop", "pending, running or paused")
     if job.stop_requested_at is not None:
         return None
     requested = job.model_copy(update={"stop_requested_at": datetime.now(UTC)})
-    return Change(requested, [StopJob()])
+    return Change(requested, [StopJob(cancel=cancel)])
+
+
+def request_pause(job: JobDocument) -> Change | None:
+    """Ask the job's host to freeze it; pausing a paused job is a no-op."""
+    if job.status is JobStatus.PAUSED or job.pause_requested_at is not None:
+        return None
+    if job.status is not JobStatus.RUNNING or job.host is None:
+        raise NotAllowedError(job, "pause", "running")
+    requested = job.model_copy(update={"pause_requested_at": datetime.now(UTC)})
+    return Change(requested, [PauseSandbox(host=job.host)])
+
+
+def request_resume(job: JobDocument) -> Change | None:
+    """Ask the scheduler to resume the job (it needs a free slot); resuming a running job, or
+    one whose resume is already under way, is a no-op."""
+    if job.status is JobStatus.RUNNING and job.pause_requested_at is None:
+        return None
+    if job.status is not JobStatus.PAUSED:
+        raise NotAllowedError(job, "resume", "paused")
+    if job.resume_requested_at is not None:
+        return None
+    requested = job.model_copy(update={"resume_requested_at": datetime.now(UTC)})
+    return Change(requested, [ResumeJob()])
 
 
 def request_delete(job: JobDocument) -> Change | None:

@@ -98,7 +98,7 @@ def plan_script_job(request: CreateJob, user_id: str) -> tuple[JobDocument, JobS
     )
     step = StepSpec(index=0, title="Run script", script=request.script)
     job = JobDocument(
-        _id=new_job_id(),
+        id=new_job_id(),
         user_id=user_id,
         name=request.name,
         kind=JobKind.SCRIPT,

@@ -6,8 +6,18 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from jobyard_contracts import FailureReason, JobKind, JobStatus, NetworkPolicy, StepStatus
-from jobyard_store import JobDocument, LogLine, SshEndpoint
+from jobyard_contracts import (
+    FailureReason,
+    JobKind,
+    JobStatus,
+    NetworkPolicy,
+    PauseReason,
+    Runtime,
+    StepStatus,
+)
+from jobyard_store import JobDocument, LogLine, SshEndpoint, StepState
+
+_UNDER_WAY = (StepStatus.DISPATCHED, StepStatus.RUNNING)
 
 
 class StepView(BaseModel):
@@ -16,13 +26,64 @@ class StepView(BaseModel):
     status: StepStatus
     started_at: datetime | None
     finished_at: datetime | None
+    duration_seconds: float | None
     exit_code: int | None
     reason: FailureReason | None
+    message: str
+    output_tail: str
+
+    @classmethod
+    def of(cls, step: StepState) -> StepView:
+        return cls(
+            index=step.index,
+            title=step.title,
+            status=step.status,
+            started_at=step.started_at,
+            finished_at=step.finished_at,
+            duration_seconds=(step.finished_at - step.started_at).total_seconds()
+            if step.finished_at and step.started_at
+            else None,
+            exit_code=step.exit_code,
+            reason=step.reason,
+            message=step.message,
+            output_tail=step.output_tail,
+        )
 
 
 class Progress(BaseModel):
+    current_step: int | None
+    """Index of the step under way (or waiting to resume), None when none is."""
     completed_steps: int
     total_steps: int
+
+    @classmethod
+    def of(cls, job: JobDocument) -> Progress:
+        under_way = [s.index for s in job.steps if s.status in _UNDER_WAY]
+        if not under_way and job.status is JobStatus.PAUSED:
+            under_way = [s.index for s in job.steps if s.status is StepStatus.PENDING][:1]
+        return cls(
+            current_step=under_way[0] if under_way else None,
+            completed_steps=sum(s.status is StepStatus.COMPLETED for s in job.steps),
+            total_steps=len(job.steps),
+        )
+
+
+class PauseView(BaseModel):
+    by: str
+    reason: PauseReason
+    message: str
+    at: datetime
+
+
+class SandboxView(BaseModel):
+    """Where and how the job's sandbox runs."""
+
+    host: str
+    runtime: Runtime
+    state: str
+    generation: int
+    session: int | None
+    session_used_seconds: float | None
 
 
 class JobView(BaseModel):
@@ -30,6 +91,7 @@ class JobView(BaseModel):
     name: str
     kind: JobKind
     status: JobStatus
+    status_detail: str
     image: str
     vcpus: int
     memory_mb: int
@@ -45,18 +107,24 @@ class JobView(BaseModel):
     duration_seconds: float | None
     exit_code: int | None
     reason: FailureReason | None
+    message: str
     stderr_tail: str
+    paused: PauseView | None
+    sandbox: SandboxView | None
     progress: Progress
     plan: list[StepView]
 
     @classmethod
     def of(cls, job: JobDocument) -> JobView:
-        end = job.finished_at or (datetime.now(UTC) if job.started_at else None)
+        now = datetime.now(UTC)
+        end = job.finished_at or (now if job.started_at else None)
+        container = job.container
         return cls(
             id=job.id,
             name=job.name,
             kind=job.kind,
             status=job.status,
+            status_detail=job.status_detail,
             image=job.image,
             vcpus=job.resources.vcpus,
             memory_mb=job.resources.memory_mb,
@@ -74,13 +142,31 @@ class JobView(BaseModel):
             else None,
             exit_code=job.exit_code,
             reason=job.reason,
+            message=job.message,
             stderr_tail=job.stderr_tail,
-            progress=Progress(
-                completed_steps=sum(s.status is StepStatus.COMPLETED for s in job.steps),
-                total_steps=len(job.steps),
-            ),
-            plan=[StepView.model_validate(s, from_attributes=True) for s in job.steps],
+            paused=PauseView.model_validate(job.pause, from_attributes=True) if job.pause else None,
+            sandbox=SandboxView(
+                host=container.host,
+                runtime=container.runtime,
+                state=container.state,
+                generation=container.generation,
+                session=job.session.number if job.session else None,
+                session_used_seconds=_session_used(job, now),
+            )
+            if container
+            else None,
+            progress=Progress.of(job),
+            plan=[StepView.of(s) for s in job.steps],
         )
+
+
+def _session_used(job: JobDocument, now: datetime) -> float | None:
+    session = job.session
+    if session is None:
+        return None
+    paused = job.paused_seconds_now(now) - session.paused_seconds_at_start
+    end = job.finished_at or now
+    return round(max((end - session.started_at).total_seconds() - paused, 0.0), 3)
 
 
 class LogsView(BaseModel):

@@ -1,9 +1,9 @@
 """Docker Engine through the docker SDK (blocking; callers run it in threads).
 
-Every container runs the step script as its main process, as a non-root user, with all
-capabilities dropped, no new privileges, no network (persistent jobs: the configured network
-for SSH), and cpu, memory (no extra swap) and pid limits. Its /workspace is a named volume that
-outlives the container, for later steps and, for stateful jobs, later runs of the name.
+Every sandbox runs the in-sandbox runner under Docker's init, as a non-root user (root only
+inside gVisor, see `domain.sandboxes.runs_as_root`), with all capabilities dropped, no new
+privileges, a read-only root filesystem, the job's network policy, and cpu, memory (no extra
+swap), pid and disk limits. Its runner's log is capped so a chatty job cannot fill the host.
 """
 
 from __future__ import annotations
@@ -13,22 +13,34 @@ import json
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import docker
 from docker.errors import APIError, ContainerError, ImageNotFound, NotFound
 from docker.models.containers import Container
+from docker.types import LogConfig, Mount
 
-from jobyard_sandbox_manager.domain.log_lines import Frame, parse_frame
-from jobyard_sandbox_manager.domain.runs import ContainerSpec
-from jobyard_store import Stream
+from jobyard_sandbox_manager.domain.sandboxes import ContainerSpec
+
+LOG_LIMITS = {"max-size": "64m", "max-file": "8"}
 
 
 @dataclass(frozen=True, slots=True)
-class ContainerState:
+class ContainerStatus:
     running: bool
+    paused: bool
     exit_code: int
     oom_killed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupCounters:
+    """Kernel counters of the container's cgroups (runc; gVisor keeps its own)."""
+
+    oom_kills: int
+    pids_limit_hits: int
 
 
 class DockerSandboxes:
@@ -36,10 +48,14 @@ class DockerSandboxes:
         self._docker = client
         self._user = user
 
+    def runtimes(self) -> set[str]:
+        return set(self._docker.info().get("Runtimes", {}))
+
     def ensure_started(self, spec: ContainerSpec) -> None:
         """Create and start the container unless a previous attempt already did."""
         container = self._find(spec.name)
         if container is None:
+            self._ensure_volume(spec)
             try:
                 container = self._create(spec)
             except APIError as exc:
@@ -49,23 +65,46 @@ class DockerSandboxes:
         if container.status == "created":
             container.start()
 
+    def _ensure_volume(self, spec: ContainerSpec) -> None:
+        """The workspace is a named volume bound to the job's disk (`docker volume ls` shows it)."""
+        device = spec.workspace_device
+        with suppress(NotFound):
+            existing = self._docker.volumes.get(spec.workspace_volume)
+            if existing.attrs.get("Options", {}).get("device") == device:
+                return
+            existing.remove(force=True)
+        self._docker.volumes.create(
+            spec.workspace_volume,
+            driver="local",
+            driver_opts={"type": "none", "o": "bind", "device": device},
+            labels={"jobyard.namespace": spec.labels["jobyard.namespace"]},
+        )
+
     def _create(self, spec: ContainerSpec) -> Container:
+        mounts = [
+            Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts
+        ]
+        mounts.append(Mount("/workspace", spec.workspace_volume, type="volume"))
         return self._docker.containers.create(
             spec.image,
-            command=spec.command,
+            command=["python3", "-u", "/opt/jobyard/runner.py"],
             name=spec.name,
-            user=self._user,
+            runtime=spec.runtime.value,
+            init=True,
+            user=spec.user,
             working_dir="/workspace",
             environment=spec.env,
             labels=spec.labels,
             network_mode=spec.network_mode,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
+            read_only=spec.read_only,
             nano_cpus=spec.nano_cpus,
             mem_limit=spec.memory_bytes,
             memswap_limit=spec.memory_bytes,
             pids_limit=spec.pids_limit,
-            volumes={spec.workspace_volume: {"bind": "/workspace", "mode": "rw"}},
+            mounts=mounts,
+            log_config=LogConfig(type="json-file", config=LOG_LIMITS),
             stdin_open=False,
             tty=False,
         )
@@ -89,48 +128,72 @@ class DockerSandboxes:
             return {}  # an image without a manifest command is still usable
         return dict(json.loads(output))
 
-    def state(self, name: str) -> ContainerState | None:
+    def status(self, name: str) -> ContainerStatus | None:
         container = self._find(name)
         if container is None:
             return None
         state = container.attrs["State"]
-        return ContainerState(
+        return ContainerStatus(
             running=bool(state["Running"]),
+            paused=bool(state.get("Paused")),
             exit_code=int(state["ExitCode"]),
             oom_killed=bool(state.get("OOMKilled")),
         )
 
-    def follow(self, name: str, stream: Stream, skip: int) -> Iterator[Frame]:
-        """Every frame of one stream from the start, minus the first `skip`, until exit."""
-        frames = self._docker.api.logs(
-            name,
-            stdout=stream == "stdout",
-            stderr=stream == "stderr",
-            stream=True,
-            follow=True,
-            timestamps=True,
+    def counters(self, name: str) -> CgroupCounters | None:
+        """OOM kills and refused forks so far (cgroup v1, cgroupfs driver); None if unknown."""
+        container = self._find(name)
+        if container is None:
+            return None
+        container_id = container.id or ""
+        base = Path("/sys/fs/cgroup")
+        try:
+            oom = (base / "memory/docker" / container_id / "memory.oom_control").read_text()
+            pids = (base / "pids/docker" / container_id / "pids.events").read_text()
+        except OSError:
+            return None
+        return CgroupCounters(
+            oom_kills=_counter(oom, "oom_kill"), pids_limit_hits=_counter(pids, "max")
         )
-        for position, raw in enumerate(frames):
-            if position >= skip:
-                yield parse_frame(stream, raw)
+
+    def follow(self, name: str, since: datetime | None) -> Iterator[bytes]:
+        """The runner's records from `since` (or the start) until the container stops."""
+        yield from self._docker.api.logs(
+            name, stdout=True, stderr=False, stream=True, follow=True, timestamps=True, since=since
+        )
 
     def wait(self, name: str) -> int:
         return int(self._docker.api.wait(name)["StatusCode"])
 
+    def freeze(self, name: str) -> None:
+        with suppress(APIError):  # already paused
+            self._docker.api.pause(name)
+
+    def thaw(self, name: str) -> None:
+        with suppress(APIError):  # not paused
+            self._docker.api.unpause(name)
+
     def kill(self, name: str) -> None:
+        self.thaw(name)  # a frozen process only dies once thawed
         with suppress(NotFound, APIError):  # already gone or already stopped
             self._docker.api.kill(name)
 
     def remove(self, name: str) -> None:
+        self.thaw(name)
         with contextlib.suppress(NotFound):
             self._docker.api.remove_container(name, force=True)
 
+    def containers_of_host(self, namespace: str, host: str) -> list[str]:
+        labels = [f"jobyard.namespace={namespace}", f"jobyard.host={host}"]
+        found = self._docker.containers.list(all=True, filters={"label": labels})
+        return [c.name for c in found if c.name]
+
     def remove_job_containers(self, namespace: str, job_id: str) -> None:
-        """Kill and remove every container of a job, whichever step it ran."""
+        """Kill and remove every container of a job, whichever generation it was."""
         labels = [f"jobyard.namespace={namespace}", f"jobyard.job_id={job_id}"]
         for container in self._docker.containers.list(all=True, filters={"label": labels}):
-            with suppress(NotFound):
-                container.remove(force=True)
+            if container.name:
+                self.remove(container.name)
 
     def remove_volume(self, name: str) -> None:
         with contextlib.suppress(NotFound):
@@ -141,3 +204,11 @@ class DockerSandboxes:
             return self._docker.containers.get(name)
         except NotFound:
             return None
+
+
+def _counter(text: str, name: str) -> int:
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == name:
+            return int(value)
+    return 0

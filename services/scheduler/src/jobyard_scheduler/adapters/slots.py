@@ -17,6 +17,10 @@ class SlotLedger:
         self._slots = db["user_slots"]
         self._limit = limit
 
+    @property
+    def limit(self) -> int:
+        return self._limit
+
     async def claim(self, user_id: str, job_id: str) -> bool:
         has_room = {f"jobs.{self._limit - 1}": {"$exists": False}}
         try:

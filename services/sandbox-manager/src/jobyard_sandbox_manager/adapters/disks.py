@@ -1,0 +1,67 @@
+"""Each job's disk: an ext4 filesystem in a sparse file, loop-mounted on the host.
+
+The host's root filesystem has no project quotas, so a size limit needs a filesystem of its own:
+writes stop at its size whatever the job does, and the host sees the files (file-sync reads
+them). `workspace/`, `home/` and `tmp/` inside it become the sandbox's /workspace, home and /tmp.
+Needs root on the host (mount), like the Docker socket the sandbox-manager already holds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+FOLDERS = ("workspace", "home", "tmp")
+
+
+class Disks:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def path(self, key: str) -> Path:
+        return self._root / key
+
+    def ensure(self, key: str, size_mb: int, owner: tuple[int, int]) -> Path:
+        """Create (once) and mount (if not mounted) the disk; returns where it is mounted."""
+        mount_point, image = self.path(key), self._image(key)
+        if os.path.ismount(mount_point):
+            return mount_point
+        self._root.mkdir(parents=True, exist_ok=True)
+        if not image.exists():
+            partial = image.with_suffix(".partial")
+            with partial.open("wb") as sparse:
+                sparse.truncate(size_mb * 1024 * 1024)
+            _run("mkfs.ext4", "-q", "-F", "-m", "0", "-E", "nodiscard", str(partial))
+            partial.rename(image)
+        mount_point.mkdir(exist_ok=True)
+        _run("mount", "-o", "loop,nosuid,nodev", str(image), str(mount_point))
+        for folder in FOLDERS:
+            path = mount_point / folder
+            path.mkdir(exist_ok=True)
+            os.chown(path, *owner)
+        (mount_point / "tmp").chmod(0o1777)
+        return mount_point
+
+    def free_bytes(self, key: str) -> int | None:
+        mount_point = self.path(key)
+        if not os.path.ismount(mount_point):
+            return None
+        stats = os.statvfs(mount_point)
+        return stats.f_bavail * stats.f_frsize
+
+    def release(self, key: str) -> None:
+        """Unmount and delete the disk and everything on it."""
+        mount_point = self.path(key)
+        if os.path.ismount(mount_point):
+            _run("umount", "--lazy", str(mount_point))
+        shutil.rmtree(mount_point, ignore_errors=True)
+        self._image(key).unlink(missing_ok=True)
+
+    def _image(self, key: str) -> Path:
+        return self._root / f"{key}.img"
+
+
+def _run(*command: str) -> None:
+    subprocess.run(command, check=True, capture_output=True, text=True)

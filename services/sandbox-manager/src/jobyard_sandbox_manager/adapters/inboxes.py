@@ -1,0 +1,40 @@
+"""The runners' inboxes: a host folder per sandbox, mounted read-only inside it, where the
+sandbox-manager drops step requests (the script, then the request naming it, each written
+whole and renamed into place so the runner never reads half a file)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+RUNNER = Path(__file__).resolve().parent.parent / "runner" / "jobyard_runner.py"
+
+
+class Inboxes:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self.runner = RUNNER
+
+    def create(self, sandbox: str) -> Path:
+        path = self._root / sandbox
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o755)
+        return path
+
+    def request(self, sandbox: str, step: int, script: str, argv: list[str]) -> None:
+        """Ask the sandbox's runner to run a step (idempotent: the runner runs it once)."""
+        path = self.create(sandbox)
+        _write_whole(path / f"step-{step}.sh", script)
+        _write_whole(path / f"step-{step}.json", json.dumps({"step": step, "argv": argv}))
+
+    def remove(self, sandbox: str) -> None:
+        shutil.rmtree(self._root / sandbox, ignore_errors=True)
+
+
+def _write_whole(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    partial.chmod(0o644)
+    os.replace(partial, path)

@@ -1,0 +1,268 @@
+"""The job's one sandbox: names, what its container is made of, and its lifecycle.
+
+creating -> up (steps run in it; it may be frozen while the job is paused) -> hibernated
+(container removed after a long pause, disk kept; resume re-creates it as the next generation)
+-> released (the job ended). Pure: no Docker, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from jobyard_contracts import (
+    FailureReason,
+    NetworkPolicy,
+    Runtime,
+    SandboxHibernated,
+    WireNames,
+)
+from jobyard_store import (
+    Change,
+    ContainerState,
+    JobDocument,
+    SandboxContainer,
+    SandboxState,
+)
+
+RUNNER_PATH = "/opt/jobyard/runner.py"
+INBOX_PATH = "/run/jobyard/inbox"
+PERSISTENT_ENTRYPOINT = "/usr/local/bin/jobyard-persistent"
+"""In the sandbox image: starts the SSH server, runs the script, then stays up."""
+SANDBOX_HOME = "/home/sandbox"
+
+
+def container_name(names: WireNames, job_id: str, generation: int) -> str:
+    """Deterministic, so a restarted manager finds the container it created before dying."""
+    return f"{names.namespace}-{job_id}-g{generation}"
+
+
+def disk_key(names: WireNames, job: JobDocument) -> str:
+    """A stateful job's disk belongs to its owner and name; any other job's to the job. Also
+    the name of the Docker volume that shows its workspace."""
+    if job.stateful:
+        return stateful_disk_key(names, job.user_id, job.name)
+    return job_disk_key(names, job.id)
+
+
+def job_disk_key(names: WireNames, job_id: str) -> str:
+    return f"{names.namespace}-{job_id}-workspace"
+
+
+def stateful_disk_key(names: WireNames, user_id: str, name: str) -> str:
+    return f"{names.namespace}-ws-{user_id}-{name}"
+
+
+def stateful_workspace_in_use_query(user_id: str, name: str, job_id: str) -> dict[str, object]:
+    """Other live stateful jobs of the same owner and name: they keep the workspace alive."""
+    return {
+        "user_id": user_id,
+        "name": name,
+        "stateful": True,
+        "deleted_at": None,
+        "_id": {"$ne": job_id},
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class HostPolicy:
+    """What this Docker host offers sandboxes, from the sandbox-manager's settings."""
+
+    host_cpus: int
+    pids_limit: int
+    images: dict[str, str]
+    """Image names jobs use -> Docker references on this host."""
+    networks: dict[NetworkPolicy, str]
+    """Network policy -> Docker network mode."""
+    persistent_network: str
+    runtime: Runtime
+    """gVisor when the host has it (and the setting allows), runc otherwise."""
+    sandbox_user: str
+    default_disk_mb: int
+
+
+class UnknownImageError(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    """Everything Docker needs to create the job's sandbox, limits included."""
+
+    name: str
+    image: str
+    runtime: Runtime
+    user: str
+    env: dict[str, str]
+    network_mode: str
+    nano_cpus: int
+    memory_bytes: int
+    pids_limit: int
+    read_only: bool
+    workspace_volume: str
+    workspace_device: str
+    mounts: tuple[Mount, ...]
+    labels: dict[str, str]
+
+
+def runs_as_root(job: JobDocument, host: HostPolicy) -> bool:
+    """Root only inside gVisor (whose kernel is not the host's), and only for jobs allowed on
+    the network, where `apt-get install` can work; runc sandboxes never run as root."""
+    return host.runtime is Runtime.GVISOR and job.network is NetworkPolicy.INTERNET
+
+
+def container_spec(
+    job: JobDocument,
+    names: WireNames,
+    host: HostPolicy,
+    *,
+    disk: Path,
+    inbox: Path,
+    runner: Path,
+) -> ContainerSpec:
+    """The job's sandbox: the runner as main process, the job's disk as /workspace, home and
+    /tmp (so everything a job writes counts against its disk limit), limits and network."""
+    assert job.container is not None
+    if job.image not in host.images:
+        raise UnknownImageError(f"image {job.image!r} is not available on this host")
+    root = runs_as_root(job, host)
+    home = "/root" if root else SANDBOX_HOME
+    env = dict(job.env) | {"HOME": home, "JOBYARD_INBOX": INBOX_PATH}
+    labels = {
+        "jobyard.namespace": names.namespace,
+        "jobyard.job_id": job.id,
+        "jobyard.host": job.container.host,
+        "jobyard.generation": str(job.container.generation),
+    }
+    if job.ipv6_lease:
+        env["JOBYARD_IPV6_LEASE"] = job.ipv6_lease
+        labels["jobyard.ipv6_lease"] = job.ipv6_lease
+    network_mode = host.networks[job.network]
+    if job.persistent and job.ssh is not None:
+        network_mode = host.persistent_network
+        env |= {
+            "JOBYARD_SSH_PORT": str(job.ssh.port),
+            "JOBYARD_SSH_LISTEN": job.ssh.host,
+            "JOBYARD_SSH_AUTHORIZED_KEY": job.ssh_public_key or "",
+        }
+    # A job may ask for more vcpus than this host has; Docker rejects such a quota, so it is
+    # capped at the host's cores (the job still cannot exceed what it asked for).
+    vcpus = min(job.resources.vcpus, host.host_cpus)
+    return ContainerSpec(
+        name=job.container.name,
+        image=host.images[job.image],
+        runtime=job.container.runtime,
+        user="0:0" if root else host.sandbox_user,
+        env=env,
+        network_mode=network_mode,
+        nano_cpus=vcpus * 1_000_000_000,
+        memory_bytes=job.resources.memory_mb * 1024 * 1024,
+        pids_limit=host.pids_limit,
+        # Under gVisor a root job may install packages: its root filesystem is gVisor's.
+        read_only=not root,
+        workspace_volume=disk_key(names, job),
+        workspace_device=str(disk / "workspace"),
+        mounts=(
+            Mount(str(runner), RUNNER_PATH, read_only=True),
+            Mount(str(inbox), INBOX_PATH, read_only=True),
+            Mount(str(disk / "home"), home),
+            Mount(str(disk / "tmp"), "/tmp"),
+            Mount(str(disk / "tmp"), "/var/tmp"),
+        ),
+        labels=labels,
+    )
+
+
+def step_argv(job: JobDocument, step: int) -> list[str]:
+    """How the runner starts a step: its script from the inbox, in bash."""
+    script = f"{INBOX_PATH}/step-{step}.sh"
+    if job.persistent:
+        return [PERSISTENT_ENTRYPOINT, f"bash {script}"]
+    return ["bash", script]
+
+
+def disk_mb(job: JobDocument, host: HostPolicy) -> int:
+    return job.resources.disk_mb or host.default_disk_mb
+
+
+def place_container(
+    job: JobDocument, names: WireNames, host: str, runtime: Runtime, log_base_seq: int
+) -> Change | None:
+    """Give the job a sandbox on this host: its first one, or the next generation after a
+    hibernation (its output numbering continues after the lines already stored)."""
+    current = job.container
+    if job.status.is_terminal:
+        return None
+    if current is not None and current.state is not ContainerState.HIBERNATED:
+        return None
+    generation = current.generation + 1 if current else 1
+    container = SandboxContainer(
+        host=host,
+        name=container_name(names, job.id, generation),
+        generation=generation,
+        runtime=runtime,
+        log_base_seq=log_base_seq,
+    )
+    return Change(job.model_copy(update={"container": container}))
+
+
+def container_up(job: JobDocument, at: datetime) -> Change | None:
+    container = job.container
+    if container is None or container.state is not ContainerState.CREATING:
+        return None
+    up = container.model_copy(update={"state": ContainerState.UP, "created_at": at})
+    return Change(job.model_copy(update={"container": up}))
+
+
+def hibernate(job: JobDocument) -> Change | None:
+    """The container is gone (removed after a long pause, or lost with Docker's daemon) while
+    the job is paused: keep its disk, and re-run the interrupted step when it resumes."""
+    container = job.container
+    if container is None or container.state is not ContainerState.UP:
+        return None
+    update: dict[str, object] = {
+        "container": container.model_copy(
+            update={"state": ContainerState.HIBERNATED, "frozen_at": None}
+        ),
+        "status_detail": "hibernated: the sandbox was removed to free its host; resuming "
+        "re-creates it and re-runs the interrupted step from its start",
+    }
+    run = job.sandbox
+    if run is not None and run.state in (SandboxState.STARTING, SandboxState.RUNNING):
+        update["sandbox"] = run.model_copy(update={"state": SandboxState.REQUESTED})
+    return Change(job.model_copy(update=update), [SandboxHibernated()])
+
+
+def release(job: JobDocument) -> Change | None:
+    """The container is gone for good (after its last output was stored); a step it was running
+    ends with the job's reason (stopped, cancelled, ...)."""
+    container = job.container
+    if container is None or container.state is ContainerState.RELEASED:
+        return None
+    update: dict[str, object] = {
+        "container": container.model_copy(
+            update={"state": ContainerState.RELEASED, "frozen_at": None}
+        )
+    }
+    run = job.sandbox
+    if run is not None and run.state is not SandboxState.EXITED:
+        reason = job.reason or FailureReason.SANDBOX_ERROR
+        update["sandbox"] = run.model_copy(update={"state": SandboxState.EXITED, "reason": reason})
+    return Change(job.model_copy(update=update))
+
+
+def workspace_kept_after_end(job: JobDocument) -> bool:
+    """Whether a finished job's disk stays after its container goes.
+
+    The hook file-sync will use to keep a workspace until every output is saved; today only a
+    stateful workspace (it belongs to the name, for the next run) is kept.
+    """
+    return job.stateful

@@ -1,0 +1,95 @@
+"""Rules of a step run: one step's process inside the job's sandbox. Pure: no Docker, no I/O.
+
+requested (the agent asked) -> starting (written to the runner's inbox) -> running (the runner
+started it) -> exited (its exit code and reason). Every rule returns None when the job is past
+the state it expects, which makes replays of runner records and redelivered commands harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from jobyard_contracts import FailureReason, RunStep, SandboxExited, SandboxStarted
+from jobyard_store import Change, JobDocument, SandboxRun, SandboxState
+
+STDERR_TAIL_LINES = 20
+_IN_PROGRESS = (SandboxState.STARTING, SandboxState.RUNNING)
+
+
+def accept_run(job: JobDocument, command: RunStep) -> Change | None:
+    """Record the request; a repeated or stale command (same or earlier step) is a no-op."""
+    if job.status.is_terminal:
+        return None
+    if job.sandbox is not None and job.sandbox.step_index >= command.step_index:
+        return None
+    run = SandboxRun(step_index=command.step_index, host=command.host or job.host)
+    return Change(job.model_copy(update={"sandbox": run}))
+
+
+def hand_to_runner(job: JobDocument, host: str) -> Change | None:
+    """The step's request is in the runner's inbox (written just before this change)."""
+    run, container = job.sandbox, job.container
+    if run is None or container is None or run.state is not SandboxState.REQUESTED:
+        return None
+    started = run.model_copy(
+        update={"state": SandboxState.STARTING, "host": host, "container": container.name}
+    )
+    return Change(job.model_copy(update={"sandbox": started}))
+
+
+def record_started(job: JobDocument, step: int, at: datetime) -> Change | None:
+    run, container = job.sandbox, job.container
+    if run is None or container is None or run.step_index != step:
+        return None
+    if run.state is not SandboxState.STARTING:
+        return None
+    started = run.model_copy(
+        update={
+            "state": SandboxState.RUNNING,
+            "started_at": at,
+            "paused_seconds_at_start": job.paused_seconds_now(at),
+        }
+    )
+    event = SandboxStarted(
+        step_index=step, host=container.host, container=container.name, runtime=container.runtime
+    )
+    return Change(job.model_copy(update={"sandbox": started}), [event])
+
+
+def record_exited(
+    job: JobDocument,
+    step: int,
+    exit_code: int,
+    reason: FailureReason | None,
+    *,
+    message: str = "",
+    stderr_tail: str = "",
+    output_tail: str = "",
+) -> Change | None:
+    run = job.sandbox
+    if run is None or run.step_index != step or run.state not in _IN_PROGRESS:
+        return None
+    exited = run.model_copy(
+        update={
+            "state": SandboxState.EXITED,
+            "exit_code": exit_code,
+            "reason": reason,
+            "message": message,
+            "stderr_tail": stderr_tail,
+            "output_tail": output_tail,
+        }
+    )
+    event = SandboxExited(
+        step_index=step,
+        exit_code=exit_code,
+        reason=reason,
+        message=message,
+        stderr_tail=stderr_tail,
+        output_tail=output_tail,
+    )
+    return Change(job.model_copy(update={"sandbox": exited}), [event])
+
+
+def step_in_progress(job: JobDocument) -> int | None:
+    run = job.sandbox
+    return run.step_index if run is not None and run.state in _IN_PROGRESS else None

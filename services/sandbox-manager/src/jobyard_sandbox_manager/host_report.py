@@ -1,0 +1,31 @@
+"""This host's report to the scheduler: what it has and how much of it is in use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from jobyard_contracts import Runtime
+from jobyard_sandbox_manager.settings import SandboxManagerSettings
+from jobyard_sandbox_manager.supervisor import SandboxSupervisor
+from jobyard_store import HostRegistry, HostReport
+
+
+async def report(
+    hosts: HostRegistry,
+    supervisor: SandboxSupervisor,
+    settings: SandboxManagerSettings,
+    images: list[str],
+    runtime: Runtime,
+) -> None:
+    await hosts.report(
+        HostReport(
+            _id=settings.host_id,
+            cpus=settings.host_cpus,
+            memory_mb=settings.host_memory_mb,
+            max_sandboxes=settings.max_running,
+            sandboxes=supervisor.sandboxes_running,
+            images=images,
+            runtime=runtime.value,
+            reported_at=datetime.now(UTC),
+        )
+    )

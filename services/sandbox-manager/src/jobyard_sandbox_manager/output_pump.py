@@ -1,0 +1,112 @@
+"""Reads the runner's records from Docker's log of a sandbox and turns them into stored output
+lines (published live on NATS) and step starts and exits (state changes with their events).
+
+Records are applied in the order the runner wrote them, and an output line is numbered from the
+runner's own count, so reading the same records again (after a restart) stores nothing twice:
+lines already stored are skipped, and starts and exits already applied change nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Final, Literal
+
+from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
+from jobyard_sandbox_manager.domain.records import Record, log_line, parse_record
+from jobyard_store import JobDocument, LogLine
+from jobyard_worker import Worker
+
+BATCH_LINES: Final = 500
+_END: Final = "end"
+Item = Record | BaseException | Literal["end"]
+OnRecord = Callable[[Record], Awaitable[None]]
+OnTick = Callable[[], Awaitable[None]]
+
+
+class OutputPump:
+    def __init__(self, worker: Worker, sandboxes: DockerSandboxes, batch_seconds: float) -> None:
+        self._worker = worker
+        self._sandboxes = sandboxes
+        self._batch_seconds = batch_seconds
+
+    async def run(
+        self, job: JobDocument, on_control: OnRecord, on_tick: OnTick, tick_seconds: float
+    ) -> None:
+        """Follow the sandbox's records until its container stops."""
+        assert job.container is not None
+        base = job.container.log_base_seq
+        stored = await self._worker.logs.last_seq(job.id)
+        since = await self._resume_point(job.id, stored, base)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Item] = asyncio.Queue()
+        threading.Thread(
+            target=self._follow,
+            args=(loop, queue, job.container.name, since),
+            daemon=True,  # blocked on Docker until the container stops; never joined
+            name=f"records-{job.container.name}",
+        ).start()
+        batch: list[LogLine] = []
+        last_flush = next_tick = loop.time()
+        while True:
+            if loop.time() >= next_tick:
+                await on_tick()
+                next_tick = loop.time() + tick_seconds
+            try:
+                item = await asyncio.wait_for(queue.get(), self._batch_seconds)
+            except TimeoutError:
+                item = None
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, Record):
+                if item.kind == "out":
+                    line = log_line(item, base)
+                    if line.seq > stored:
+                        batch.append(line)
+                else:
+                    stored = await self._store(job.id, batch, stored)
+                    batch = []
+                    await on_control(item)
+            quiet = item is None or loop.time() - last_flush >= self._batch_seconds
+            if batch and (quiet or len(batch) >= BATCH_LINES or item == _END):
+                stored = await self._store(job.id, batch, stored)
+                batch, last_flush = [], loop.time()
+            if item == _END:
+                return
+
+    async def _resume_point(self, job_id: str, stored: int, base: int) -> datetime | None:
+        """Where to start reading: a little before the last stored line of this sandbox (Docker
+        filters by time; the overlap is skipped by number)."""
+        if stored <= base:
+            return None
+        last = await self._worker.logs.tail(job_id, 1)
+        return last[0].at - timedelta(seconds=1) if last else None
+
+    async def _store(self, job_id: str, lines: list[LogLine], stored: int) -> int:
+        if not lines:
+            return stored
+        await self._worker.logs.append(job_id, lines)
+        await self._worker.live.publish(
+            self._worker.names.live_logs_subject(job_id),
+            {"job_id": job_id, "lines": [line.model_dump(mode="json") for line in lines]},
+        )
+        return lines[-1].seq
+
+    def _follow(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        queue: asyncio.Queue[Item],
+        container: str,
+        since: datetime | None,
+    ) -> None:
+        try:
+            for raw in self._sandboxes.follow(container, since):
+                record = parse_record(raw)
+                if record is not None:
+                    loop.call_soon_threadsafe(queue.put_nowait, record)
+        except BaseException as exc:
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, _END)

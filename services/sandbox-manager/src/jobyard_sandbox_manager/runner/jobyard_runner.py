@@ -1,0 +1,174 @@
+"""The in-sandbox runner: the main process of every job sandbox (under Docker's init).
+
+It runs the steps the sandbox-manager drops into its read-only inbox, one at a time and each
+exactly once, as its own process group, and writes everything that happens as one JSON record
+per line on its stdout, which Docker stores on the host:
+
+    {"t": "ready"}
+    {"t": "start", "step": 0, "pid": 42}
+    {"t": "out", "step": 0, "s": "o", "i": 17, "x": "a line"}   # s: o(ut) / e(rr); i: 1, 2, ...
+    {"t": "exit", "step": 0, "code": 0}                         # 128 + signal when killed
+
+Why records on stdout: the log Docker keeps outlives this process, the sandbox-manager and
+even the container, so a manager restarted at any moment re-reads what it missed (by `i`, the
+number of the output line in this sandbox) and sees every exit that happened while it was
+down. Processes a step leaves running keep writing under that step's number.
+
+Standard library only, Python 3.11 or newer: it runs inside the job's image.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import time
+
+INBOX = os.environ.get("JOBYARD_INBOX", "/run/jobyard/inbox")
+POLL_SECONDS = 0.05
+DRAIN_SECONDS = 0.1
+MAX_LINE_CHARS = 8000  # a record stays well under Docker's 16 KiB log frame
+
+
+class Records:
+    def __init__(self) -> None:
+        self.lines = 0
+
+    def emit(self, record: dict[str, object]) -> None:
+        sys.stdout.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    def output(self, step: int, stream: str, text: str) -> None:
+        chunks = [text[i : i + MAX_LINE_CHARS] for i in range(0, len(text), MAX_LINE_CHARS)]
+        for chunk in chunks or [""]:
+            self.lines += 1
+            self.emit({"t": "out", "step": step, "s": stream, "i": self.lines, "x": chunk})
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+class Pipe:
+    """One output stream of a step (and of whatever it left running)."""
+
+    def __init__(self, step: int, stream: str, fd: int) -> None:
+        self.step, self.stream, self.fd = step, stream, fd
+        self.partial = b""
+
+    def feed(self, data: bytes, records: Records) -> None:
+        *lines, self.partial = (self.partial + data).split(b"\n")
+        for line in lines:
+            records.output(self.step, self.stream, line.decode("utf-8", errors="replace"))
+
+    def close(self, records: Records) -> None:
+        if self.partial:
+            records.output(self.step, self.stream, self.partial.decode("utf-8", errors="replace"))
+            self.partial = b""
+        os.close(self.fd)
+
+
+class Runner:
+    def __init__(self) -> None:
+        self.records = Records()
+        self.selector = selectors.DefaultSelector()
+        self.done: set[int] = set()
+        self.current: tuple[int, subprocess.Popen[bytes], list[Pipe]] | None = None
+
+    def next_request(self) -> tuple[int, list[str]] | None:
+        try:
+            names = os.listdir(INBOX)
+        except FileNotFoundError:
+            return None
+        pending = sorted(
+            int(name[5:-5])
+            for name in names
+            if name.startswith("step-") and name.endswith(".json") and name[5:-5].isdigit()
+        )
+        for step in pending:
+            if step not in self.done:
+                with open(os.path.join(INBOX, f"step-{step}.json")) as request:
+                    return step, list(json.load(request)["argv"])
+        return None
+
+    def start(self, step: int, argv: list[str]) -> None:
+        self.done.add(step)
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:  # e.g. no process left under the pids limit
+            self.records.emit({"t": "start", "step": step, "pid": None})
+            self.records.output(step, "e", f"jobyard: cannot start the step: {exc}")
+            self.records.emit({"t": "exit", "step": step, "code": 126})
+            self.records.flush()
+            return
+        assert process.stdout is not None
+        assert process.stderr is not None
+        pipes = [
+            Pipe(step, "o", os.dup(process.stdout.fileno())),
+            Pipe(step, "e", os.dup(process.stderr.fileno())),
+        ]
+        process.stdout.close()
+        process.stderr.close()
+        for pipe in pipes:
+            os.set_blocking(pipe.fd, False)
+            self.selector.register(pipe.fd, selectors.EVENT_READ, pipe)
+        self.current = (step, process, pipes)
+        self.records.emit({"t": "start", "step": step, "pid": process.pid})
+        self.records.flush()
+
+    def read_ready(self, timeout: float) -> None:
+        for key, _ in self.selector.select(timeout):
+            pipe: Pipe = key.data
+            try:
+                data = os.read(pipe.fd, 65536)
+            except BlockingIOError:
+                continue
+            if data:
+                pipe.feed(data, self.records)
+            else:
+                self.selector.unregister(pipe.fd)
+                pipe.close(self.records)
+        self.records.flush()
+
+    def finish_if_exited(self) -> None:
+        if self.current is None:
+            return
+        step, process, pipes = self.current
+        code = process.poll()
+        if code is None:
+            return
+        # Take what the step wrote before exiting; processes it left behind may keep the pipes
+        # open, so stop once they are quiet rather than waiting for the end of file.
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while time.monotonic() < deadline and any(
+            pipe.fd in self.selector.get_map() for pipe in pipes
+        ):
+            self.read_ready(0.02)
+        for pipe in pipes:
+            if pipe.partial:
+                self.records.output(step, pipe.stream, pipe.partial.decode("utf-8", "replace"))
+                pipe.partial = b""
+        self.records.emit({"t": "exit", "step": step, "code": code if code >= 0 else 128 - code})
+        self.records.flush()
+        self.current = None
+
+    def run(self) -> None:
+        self.records.emit({"t": "ready"})
+        self.records.flush()
+        while True:
+            if self.current is None:
+                request = self.next_request()
+                if request is not None:
+                    self.start(*request)
+            self.read_ready(POLL_SECONDS)
+            self.finish_if_exited()
+
+
+if __name__ == "__main__":
+    Runner().run()

@@ -1,0 +1,58 @@
+"""Limits and budgets of this host's sandboxes, checked every second from stored state: a step
+past its timeout is killed, a session that used its budget pauses ("session limit"), and a job
+paused for too long is hibernated (its container removed, its disk kept)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from jobyard_contracts import PauseReason
+from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
+from jobyard_sandbox_manager.domain import limits, pausing, sandboxes
+from jobyard_sandbox_manager.settings import SandboxManagerSettings
+from jobyard_sandbox_manager.supervisor import SandboxSupervisor
+from jobyard_store import JobRepository
+
+
+class Watchdog:
+    def __init__(
+        self,
+        jobs: JobRepository,
+        docker: DockerSandboxes,
+        supervisor: SandboxSupervisor,
+        settings: SandboxManagerSettings,
+    ) -> None:
+        self._jobs = jobs
+        self._docker = docker
+        self._supervisor = supervisor
+        self._settings = settings
+
+    async def check_once(self) -> None:
+        now = datetime.now(UTC)
+        hibernate_after = timedelta(seconds=self._settings.hibernate_after_seconds)
+        query = {
+            "container.host": self._settings.host_id,
+            "container.state": "up",
+            "status": {"$in": ["running", "paused"]},
+        }
+        for job in await self._jobs.find(query):
+            if limits.step_overdue(job, now):
+                await self._supervisor.kill_for_timeout(job)
+            elif limits.session_exhausted(job, now, self._settings.session_seconds):
+                await freeze(self._supervisor, self._docker, job.id, PauseReason.SESSION_LIMIT)
+            elif limits.hibernation_due(job, now, hibernate_after):
+                await self._supervisor.change(job.id, sandboxes.hibernate)
+                self._supervisor.kick(job.id)
+
+
+async def freeze(
+    supervisor: SandboxSupervisor, docker: DockerSandboxes, job_id: str, reason: PauseReason
+) -> None:
+    """Freeze the job's sandbox, then record the job paused (only once it really is frozen)."""
+    job = await supervisor.jobs.get(job_id)
+    if job is None or job.container is None:
+        return
+    await asyncio.to_thread(docker.freeze, job.container.name)
+    now = datetime.now(UTC)
+    await supervisor.change(job_id, lambda j: pausing.pause(j, reason, now))
