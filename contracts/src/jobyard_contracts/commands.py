@@ -54,6 +54,8 @@ class ReleaseSandbox(HostCommand):
     TYPE: ClassVar[str] = "sandbox.release"
 
     delete_workspace: bool = Field(default=False, description="The job was deleted.")
+    name: str | None = Field(default=None, description="The job's name (stateful workspaces).")
+    stateful: bool = Field(default=False, description="Its workspace belongs to the name.")
 
 
 class StopJob(Payload):

@@ -19,6 +19,12 @@ class JobLimits(BaseSettings):
         default=7 * 24 * 3600, ge=1, description="Largest `timeout` a job may request."
     )
     max_script_bytes: int = Field(default=1_048_576, ge=1, description="Largest script.")
+    max_session_seconds: int = Field(
+        default=24 * 3600, ge=1, description="Largest `session_seconds` a job may request."
+    )
+    max_disk_mb: int = Field(
+        default=100 * 1024, ge=64, description="Largest `disk_mb` a job may request."
+    )
     max_active_jobs_per_user: int = Field(
         default=100,
         ge=1,

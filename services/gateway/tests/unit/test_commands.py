@@ -12,7 +12,7 @@ def test_stop_is_requested_once_and_refused_for_a_finished_job():
     assert change.job.stop_requested_at is not None
     assert [type(e) for e in change.events] == [StopJob]
     assert request_stop(change.job) is None
-    with pytest.raises(NotAllowedError, match="is completed"):
+    with pytest.raises(NotAllowedError, match="already completed"):
         request_stop(make_job(status=JobStatus.COMPLETED))
 
 

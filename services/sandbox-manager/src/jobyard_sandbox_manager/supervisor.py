@@ -356,8 +356,16 @@ class SandboxSupervisor:
         await asyncio.to_thread(self._docker.remove_job_containers, self._ns, job.id)
         assert job.container is not None
         self._inboxes.remove(job.container.name)
-        if job.status.is_terminal and not sandboxes.workspace_kept_after_end(job):
+        if job.stateful and job.deletion_announced:
+            await self.remove_stateful_disk(job.user_id, job.name, job.id)
+        elif job.status.is_terminal and not sandboxes.workspace_kept_after_end(job):
             await self.remove_disk(sandboxes.disk_key(self._names, job))
+
+    async def remove_stateful_disk(self, user_id: str, name: str, job_id: str) -> None:
+        """A deleted stateful job's workspace goes with the last job of its name."""
+        query = sandboxes.stateful_workspace_in_use_query(user_id, name, job_id)
+        if not await self._jobs.find(query, limit=1):
+            await self.remove_disk(sandboxes.stateful_disk_key(self._names, user_id, name))
 
     async def remove_disk(self, key: str) -> None:
         await asyncio.to_thread(self._docker.remove_volume, key)

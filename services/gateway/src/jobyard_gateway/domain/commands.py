@@ -12,7 +12,11 @@ from jobyard_store import Change, JobDocument
 
 class NotAllowedError(Exception):
     def __init__(self, job: JobDocument, action: str, allowed: str) -> None:
-        super().__init__(f"job {job.id} is {job.status}; {action} needs a job that is {allowed}")
+        if job.status.is_terminal:
+            message = f"job {job.id} is already {job.status}; there is nothing to {action}"
+        else:
+            message = f"job {job.id} is {job.status}; {action} needs a job that is {allowed}"
+        super().__init__(message)
 
 
 def request_stop(job: JobDocument, *, cancel: bool = False) -> Change | None:

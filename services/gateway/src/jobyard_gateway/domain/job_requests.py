@@ -7,13 +7,22 @@ import secrets
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from jobyard_contracts import JobKind, JobSubmitted, NetworkPolicy, Resources, StepSpec
 from jobyard_gateway.settings import JobLimits
 from jobyard_store import JobDocument, StepState
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class StepRequest(BaseModel):
+    """One step of an explicit plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200, description="Shown in the plan.")
+    script: str = Field(min_length=1, description="Bash script run as the step's process.")
 
 
 class CreateJob(BaseModel):
@@ -27,14 +36,31 @@ class CreateJob(BaseModel):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         description="Name of the job: letters, digits, `.`, `_`, `-`.",
     )
-    script: str = Field(min_length=1, description="Bash script run in the sandbox.")
+    script: str | None = Field(
+        default=None, min_length=1, description="Bash script run in the sandbox (one step)."
+    )
+    steps: list[StepRequest] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="An explicit plan instead of `script`: steps run in order in one sandbox.",
+    )
     vcpus: int = Field(default=1, ge=1, description="CPU cores.")
     memory_mb: int = Field(default=512, ge=16, description="Memory limit in MiB.")
     env: dict[str, str] = Field(
         default_factory=dict, description="Environment of the script (values are never logged)."
     )
     timeout: int | None = Field(
-        default=None, ge=1, description="Seconds before the job is stopped and fails."
+        default=None, ge=1, description="Seconds a step may run (paused time excluded)."
+    )
+    session_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="Execution budget of a session (default: the host's, 1 hour); when it is "
+        "used up the job pauses with reason `session limit` and can be resumed.",
+    )
+    disk_mb: int | None = Field(
+        default=None, ge=64, description="Disk of the job (workspace, home, /tmp), MiB."
     )
     stateful: bool = Field(
         default=False, description="Keep /workspace between runs of jobs with this name."
@@ -64,6 +90,21 @@ class CreateJob(BaseModel):
         description="Public key allowed to log in to a persistent job (the SDK makes one).",
     )
 
+    @model_validator(mode="after")
+    def _script_or_steps(self) -> CreateJob:
+        if (self.script is None) == (self.steps is None):
+            raise ValueError("give exactly one of `script` and `steps`")
+        return self
+
+    def plan(self) -> list[StepSpec]:
+        if self.steps is None:
+            assert self.script is not None
+            return [StepSpec(index=0, title="Run script", script=self.script)]
+        return [
+            StepSpec(index=i, title=step.title, script=step.script)
+            for i, step in enumerate(self.steps)
+        ]
+
     @field_validator("env")
     @classmethod
     def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
@@ -82,8 +123,13 @@ def limit_violations(request: CreateJob, limits: JobLimits) -> dict[str, str]:
         problems["memory_mb"] = f"must be at most {limits.max_memory_mb}"
     if request.timeout is not None and request.timeout > limits.max_timeout_seconds:
         problems["timeout"] = f"must be at most {limits.max_timeout_seconds}"
-    if len(request.script.encode()) > limits.max_script_bytes:
-        problems["script"] = f"must be at most {limits.max_script_bytes} bytes"
+    field = "script" if request.steps is None else "steps"
+    if sum(len(step.script.encode()) for step in request.plan()) > limits.max_script_bytes:
+        problems[field] = f"must be at most {limits.max_script_bytes} bytes of script"
+    if request.session_seconds is not None and request.session_seconds > limits.max_session_seconds:
+        problems["session_seconds"] = f"must be at most {limits.max_session_seconds}"
+    if request.disk_mb is not None and request.disk_mb > limits.max_disk_mb:
+        problems["disk_mb"] = f"must be at most {limits.max_disk_mb}"
     return problems
 
 
@@ -92,11 +138,16 @@ def new_job_id() -> str:
 
 
 def plan_script_job(request: CreateJob, user_id: str) -> tuple[JobDocument, JobSubmitted]:
-    """A script job is a one-step plan; the submission event describes it without secrets."""
+    """A script job is a one-step plan (or the steps given); the submission event describes
+    it without secrets."""
     resources = Resources(
-        vcpus=request.vcpus, memory_mb=request.memory_mb, timeout_seconds=request.timeout
+        vcpus=request.vcpus,
+        memory_mb=request.memory_mb,
+        timeout_seconds=request.timeout,
+        disk_mb=request.disk_mb,
+        session_seconds=request.session_seconds,
     )
-    step = StepSpec(index=0, title="Run script", script=request.script)
+    plan = request.plan()
     job = JobDocument(
         id=new_job_id(),
         user_id=user_id,
@@ -110,7 +161,7 @@ def plan_script_job(request: CreateJob, user_id: str) -> tuple[JobDocument, JobS
         persistent=request.persistent,
         ipv6_lease=request.ipv6_lease,
         ssh_public_key=request.ssh_public_key,
-        steps=[StepState(index=step.index, title=step.title, script=step.script)],
+        steps=[StepState(index=s.index, title=s.title, script=s.script) for s in plan],
         created_at=datetime.now(UTC),
         correlation_id=str(uuid4()),
     )
@@ -119,7 +170,7 @@ def plan_script_job(request: CreateJob, user_id: str) -> tuple[JobDocument, JobS
         kind=job.kind,
         image=job.image,
         resources=resources,
-        steps=(step,),
+        steps=tuple(plan),
         stateful=job.stateful,
         persistent=job.persistent,
         network=job.network,

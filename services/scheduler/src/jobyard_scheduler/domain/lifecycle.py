@@ -60,7 +60,11 @@ def delete(job: JobDocument) -> Change | None:
     deleted = stopped.model_copy(update={"deletion_announced": True})
     events.append(JobDeleted(name=job.name, stateful=job.stateful))
     if job.host is not None:
-        events.append(ReleaseSandbox(host=job.host, delete_workspace=True))
+        events.append(
+            ReleaseSandbox(
+                host=job.host, delete_workspace=True, name=job.name, stateful=job.stateful
+            )
+        )
     return Change(deleted, events)
 
 
