@@ -99,6 +99,7 @@ done
     job = await submit_steps(api, "ticks", probe, image="minimal")
     await wait_until(lambda: _log_contains(api, job["id"], "tick"))
     await api.post(f"/v1/jobs/{job['id']}/pause")
+    await asyncio.sleep(1)  # output written before the freeze may still be on its way
     before = (await logs(api, job["id"]))["lines"]
     await asyncio.sleep(2)
     assert (await logs(api, job["id"]))["lines"] == before  # nothing ran while paused

@@ -69,6 +69,11 @@ def logs(job_id: str, *, tail: int | None = None, after_seq: int | None = None) 
     return Call("GET", f"/v1/jobs/{job_id}/logs", params=params)
 
 
+def action(job_id: str, verb: str) -> Call:
+    """stop, cancel, pause or resume a job."""
+    return Call("POST", f"/v1/jobs/{job_id}/{verb}")
+
+
 def listing(status: str | None, name: str | None, limit: int, offset: int) -> Call:
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     params |= {k: v for k, v in {"status": status, "name": name}.items() if v is not None}

@@ -67,7 +67,13 @@ def emit(
 
 
 def describe(job: Job) -> None:
-    colour = {"completed": "green", "failed": "red", "stopped": "yellow"}.get(job.status, "cyan")
+    colour = {
+        "completed": "green",
+        "failed": "red",
+        "stopped": "yellow",
+        "cancelled": "yellow",
+        "paused": "magenta",
+    }.get(job.status, "cyan")
     out.print(f"[bold]{job.id}[/bold]  {job.name}  [{colour}]{job.status}[/{colour}]")
     details = (
         f"vcpus {job.vcpus}, memory {job.memory_mb} MB, created {job.created_at:%Y-%m-%d %H:%M:%S}"
@@ -225,12 +231,20 @@ def ssh(job_id: JobId, as_json: JsonOption = False) -> None:
     emit(info, as_json, lambda: print(info.command))
 
 
-@app.command()
-def stop(job_id: JobId, as_json: JsonOption = False) -> None:
-    """Stop a pending or running job."""
-    with errors_as_messages():
-        job = client().jobs.stop(job_id)
-    emit(job, as_json, lambda: describe(job))
+def _job_action(verb: str, summary: str) -> None:
+    def command(job_id: JobId, as_json: JsonOption = False) -> None:
+        with errors_as_messages():
+            job = getattr(client().jobs, verb)(job_id)
+        emit(job, as_json, lambda: describe(job))
+
+    command.__doc__ = summary
+    app.command(name=verb)(command)
+
+
+_job_action("stop", "Stop a pending, running or paused job.")
+_job_action("cancel", "Cancel a job for good; the files it produced so far stay.")
+_job_action("pause", "Freeze a running job with its memory.")
+_job_action("resume", "Continue a paused job where it stopped.")
 
 
 @app.command()

@@ -151,8 +151,20 @@ class Jobs:
         return _ssh(self._send(rq.Call("GET", f"/v1/jobs/{job_id}/ssh")), job_id)
 
     def stop(self, job_id: str) -> Job:
-        """Stop a pending or running job; returns it `stopped`."""
-        return Job.model_validate(self._send(rq.Call("POST", f"/v1/jobs/{job_id}/stop")))
+        """Stop a pending, running or paused job; returns it `stopped`."""
+        return Job.model_validate(self._send(rq.action(job_id, "stop")))
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a job for good (files produced so far stay); returns it `cancelled`."""
+        return Job.model_validate(self._send(rq.action(job_id, "cancel")))
+
+    def pause(self, job_id: str) -> Job:
+        """Freeze a running job with its memory; returns it `paused`."""
+        return Job.model_validate(self._send(rq.action(job_id, "pause")))
+
+    def resume(self, job_id: str) -> Job:
+        """Continue a paused job where it stopped (or queue the resume until a slot is free)."""
+        return Job.model_validate(self._send(rq.action(job_id, "resume")))
 
     def delete(self, job_id: str) -> Deleted:
         """Delete the job, its logs, container and workspace."""
@@ -271,7 +283,16 @@ class AsyncJobs:
         return _ssh(await self._send(rq.Call("GET", f"/v1/jobs/{job_id}/ssh")), job_id)
 
     async def stop(self, job_id: str) -> Job:
-        return Job.model_validate(await self._send(rq.Call("POST", f"/v1/jobs/{job_id}/stop")))
+        return Job.model_validate(await self._send(rq.action(job_id, "stop")))
+
+    async def cancel(self, job_id: str) -> Job:
+        return Job.model_validate(await self._send(rq.action(job_id, "cancel")))
+
+    async def pause(self, job_id: str) -> Job:
+        return Job.model_validate(await self._send(rq.action(job_id, "pause")))
+
+    async def resume(self, job_id: str) -> Job:
+        return Job.model_validate(await self._send(rq.action(job_id, "resume")))
 
     async def delete(self, job_id: str) -> Deleted:
         return Deleted.model_validate(await self._send(rq.Call("DELETE", f"/v1/jobs/{job_id}")))

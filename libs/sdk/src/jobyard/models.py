@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Status = Literal["pending", "running", "completed", "failed", "stopped"]
-FINISHED: frozenset[str] = frozenset({"completed", "failed", "stopped"})
+Status = Literal["pending", "running", "paused", "completed", "failed", "stopped", "cancelled"]
+FINISHED: frozenset[str] = frozenset({"completed", "failed", "stopped", "cancelled"})
 
 
 class _Model(BaseModel):
@@ -45,6 +45,8 @@ class Job(_Model):
     duration_seconds: float | None = None
     exit_code: int | None = None
     reason: str | None = None
+    message: str = ""
+    status_detail: str = ""
     stderr_tail: str = ""
     image: str | None = None
     network: str = "none"

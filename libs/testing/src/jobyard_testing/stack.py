@@ -37,21 +37,28 @@ class Stack:
     log_dir: Path
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['gateway']}"
 
-    def start(self, service: str) -> None:
-        port = self.ports.setdefault(service, free_port())
+    def start(
+        self, service: str, *, instance: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        """Start a service; `instance` names another copy of it (e.g. a second sandbox host)
+        with its own `env` on top of the stack's."""
+        name = instance or service
+        port = self.ports.setdefault(name, free_port())
         prefix = {"sandbox-manager": "SANDBOX", "gateway": "GATEWAY"}.get(service, service.upper())
-        env = {**os.environ, **self.env}
-        env[f"JOBYARD_{prefix}_{'PORT' if service == 'gateway' else 'HEALTH_PORT'}"] = str(port)
-        log = (self.log_dir / f"{service}.log").open("ab")
-        self.processes[service] = subprocess.Popen(
-            [bin_path(f"jobyard-{service}")], env=env, stdout=log, stderr=subprocess.STDOUT
+        environment = {**os.environ, **self.env, **self.extra_env.setdefault(name, env or {})}
+        key = f"JOBYARD_{prefix}_{'PORT' if service == 'gateway' else 'HEALTH_PORT'}"
+        environment[key] = str(port)
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            [bin_path(f"jobyard-{service}")], env=environment, stdout=log, stderr=subprocess.STDOUT
         )
-        self.wait_healthy(service)
+        self.wait_healthy(name)
 
     def wait_healthy(self, service: str, timeout: float = 60.0) -> None:
         url = f"http://127.0.0.1:{self.ports[service]}{HEALTH_PATH.get(service, '/healthz')}"

@@ -216,12 +216,15 @@ class SandboxSupervisor:
         """Make the running container match the job: hand over a requested step, keep it frozen
         exactly while the job is paused, kill it once the job is over."""
         job = await self._jobs.get(job_id)
-        if job is None or job.container is None or job.container.state is not ContainerState.UP:
-            if job is None:
-                await asyncio.to_thread(self._docker.remove_job_containers, self._ns, job_id)
+        if job is None:
+            await asyncio.to_thread(self._docker.remove_job_containers, self._ns, job_id)
             return
-        name = job.container.name
-        if job.status.is_terminal:
+        container = job.container
+        if container is None or container.state is ContainerState.CREATING:
+            return
+        name = container.name
+        if container.state is not ContainerState.UP or job.status.is_terminal:
+            # Hibernated or over: the pump drains what is left, then the container goes.
             await asyncio.to_thread(self._docker.kill, name)
             return
         if job.status is JobStatus.PAUSED:

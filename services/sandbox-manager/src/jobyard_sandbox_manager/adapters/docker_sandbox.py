@@ -89,7 +89,7 @@ class DockerSandboxes:
             spec.image,
             command=["python3", "-u", "/opt/jobyard/runner.py"],
             name=spec.name,
-            runtime=spec.runtime.value,
+            runtime=spec.docker_runtime,
             init=True,
             user=spec.user,
             working_dir="/workspace",

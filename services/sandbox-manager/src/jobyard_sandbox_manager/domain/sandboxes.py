@@ -31,6 +31,10 @@ INBOX_PATH = "/run/jobyard/inbox"
 PERSISTENT_ENTRYPOINT = "/usr/local/bin/jobyard-persistent"
 """In the sandbox image: starts the SSH server, runs the script, then stays up."""
 SANDBOX_HOME = "/home/sandbox"
+GVISOR_HOST_NETWORK = "runsc-host"
+"""gVisor registered with `--network=host`, for jobs with network. Plain `runsc` has
+`--network=none` (Docker refuses `--network none` containers otherwise); `make up` registers
+both."""
 
 
 def container_name(names: WireNames, job_id: str, generation: int) -> str:
@@ -100,6 +104,8 @@ class ContainerSpec:
     name: str
     image: str
     runtime: Runtime
+    docker_runtime: str
+    """The runtime as registered with Docker (gVisor has one entry per network mode)."""
     user: str
     env: dict[str, str]
     network_mode: str
@@ -160,6 +166,9 @@ def container_spec(
         name=job.container.name,
         image=host.images[job.image],
         runtime=job.container.runtime,
+        docker_runtime=GVISOR_HOST_NETWORK
+        if job.container.runtime is Runtime.GVISOR and network_mode == "host"
+        else job.container.runtime.value,
         user="0:0" if root else host.sandbox_user,
         env=env,
         network_mode=network_mode,
