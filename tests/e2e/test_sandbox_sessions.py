@@ -2,6 +2,7 @@
 session budget; hibernation; every service killed with SIGKILL at awkward moments."""
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -255,3 +256,50 @@ async def test_pause_and_resume_survive_any_service_killed(stack: Stack, api, se
     lines = (await logs(api, job["id"]))["lines"]
     assert [line["text"] for line in lines] == [str(i) for i in range(1, 31)] + ["end"]
     assert [line["seq"] for line in lines] == list(range(1, 32))
+
+
+def restart_docker_daemon() -> None:
+    """Stop Docker's daemon and start it again the way `scripts/stack.sh` does."""
+    import subprocess
+
+    subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=False)
+    for _ in range(300):
+        if subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode != 0:
+            break
+        time.sleep(0.1)
+    log = open(os.environ.get("JOBYARD_DOCKERD_LOG", "/tmp/dockerd-restart.log"), "ab")  # noqa: SIM115
+    subprocess.Popen(
+        ["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    for _ in range(300):
+        if subprocess.run(["docker", "info"], capture_output=True).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise RuntimeError("dockerd did not come back")
+
+
+@pytest.mark.timeout(300)
+async def test_a_paused_job_survives_a_docker_daemon_restart(stack, api):
+    mongo = AsyncMongoClient(stack.env["JOBYARD_MONGODB_URL"], tz_aware=True)
+    jobs = mongo[stack.namespace]["jobs"]
+    job = await submit_steps(
+        api,
+        "daemon",
+        "echo first >> /workspace/log",
+        "echo second >> /workspace/log; sleep 2; cat /workspace/log",
+        image="minimal",
+    )
+    await wait_until(lambda: _step_running(api, job["id"], 1))
+    assert (await api.post(f"/v1/jobs/{job['id']}/pause")).json()["status"] == "paused"
+    await asyncio.to_thread(restart_docker_daemon)
+    # The container died with the daemon: the job is kept as hibernated, its disk intact.
+    await wait_until(lambda: _container_state(jobs, job["id"], "hibernated"), timeout=60)
+    assert (await job_of(api, job["id"]))["status"] == "paused"
+    await api.post(f"/v1/jobs/{job['id']}/resume")
+    done = await wait_for_status(api, job["id"], timeout=90)
+    assert done["status"] == "completed", done
+    assert (await logs(api, job["id"]))["text"].endswith("first\nsecond\nsecond\n")
+    await mongo.close()

@@ -85,6 +85,7 @@ def stack(
     """Every service as its own process, started once per test session."""
     log_dir = Path(os.environ.get("JOBYARD_TEST_LOGS", tmp_path_factory.mktemp("stack-logs")))
     log_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = tmp_path_factory.mktemp("sandbox-state")
     stack = Stack(
         namespace=infra_env["JOBYARD_NAMESPACE"],
         env={
@@ -93,7 +94,7 @@ def stack(
             # The suite reads runc's cgroup files inside sandboxes; gVisor has its own tests.
             "JOBYARD_SANDBOX_RUNTIME": "runc",
             "JOBYARD_SANDBOX_HOST_ID": "host-a",
-            "JOBYARD_SANDBOX_STATE_DIR": str(tmp_path_factory.mktemp("sandbox-state")),
+            "JOBYARD_SANDBOX_STATE_DIR": str(state_dir),
             "JOBYARD_SANDBOX_DISK_MB": "1024",
             "JOBYARD_LIMITS_MAX_ACTIVE_JOBS_PER_USER": "8",
             "JOBYARD_GATEWAY_ADMIN_TOKEN": secrets.token_urlsafe(24),
@@ -107,6 +108,15 @@ def stack(
     finally:
         stack.stop_all()
         _remove_containers(stack.namespace)
+        _unmount_disks(state_dir)
+
+
+def _unmount_disks(state_dir: Path) -> None:
+    """Job disks still mounted (stateful workspaces are kept for the next run of their name)."""
+    mounts = Path("/proc/mounts").read_text().splitlines()
+    for target in [line.split()[1] for line in mounts]:
+        if target.startswith(str(state_dir)):
+            subprocess.run(["umount", "--lazy", target], capture_output=True)
 
 
 def _remove_containers(namespace: str) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from jobyard_testing.stack import Stack
+
 TERMINAL = {"completed", "failed", "stopped"}
 
 
@@ -15,6 +17,14 @@ async def submit(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     response = await api.post("/v1/jobs", json={"name": "test-job", **body})
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+def user_client(stack: Stack, prefix: str) -> httpx.AsyncClient:
+    """An HTTP client of a new user of the stack (close it with `aclose`)."""
+    key = stack.new_user(f"{prefix}-{time.monotonic_ns()}")
+    return httpx.AsyncClient(
+        base_url=stack.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
 
 
 async def wait_for_status(

@@ -70,6 +70,11 @@ class SandboxManagerSettings(BaseSettings):
         default="127.0.0.1", description="Address persistent jobs' SSH servers listen on."
     )
     pids_limit: int = Field(default=512, ge=16, description="Processes per sandbox.")
+    refused_forks_before_kill: int = Field(
+        default=200,
+        ge=1,
+        description="A step whose forks the pids limit refused this often is ended (fork bomb).",
+    )
     disk_mb: int = Field(
         default=10240, ge=16, description="Default disk of a job (workspace, home, /tmp), MiB."
     )

@@ -319,10 +319,11 @@ class SandboxSupervisor:
             message = f"{limits.REASON_MESSAGES[reason]}: {detail}" if detail else ""
             await self._finish_step(job_id, step, -1, reason, message)
 
-    async def kill_for_timeout(self, job: JobDocument) -> None:
+    async def kill_for(self, job: JobDocument, facts: limits.ExitFacts) -> None:
+        """End the step under way for a limit (its reason recorded first), killing the sandbox."""
         assert job.sandbox is not None
         assert job.container is not None
-        reason, message = limits.classify_exit(137, limits.ExitFacts(killed_for_timeout=True))
+        reason, message = limits.classify_exit(137, facts)
         await self._finish_step(job.id, job.sandbox.step_index, 137, reason, message)
         await asyncio.to_thread(self._docker.kill, job.container.name)
 

@@ -138,6 +138,11 @@ def test_release_ends_a_step_under_way_with_the_jobs_reason():
         (0, limits.ExitFacts(), None),
         (2, limits.ExitFacts(), FailureReason.EXIT_CODE),
         (137, limits.ExitFacts(out_of_memory=True), FailureReason.OUT_OF_MEMORY),
+        (
+            1,
+            limits.ExitFacts(out_of_memory=True, process_limit_hit=True),
+            FailureReason.PROCESS_LIMIT,
+        ),
         (1, limits.ExitFacts(process_limit_hit=True), FailureReason.PROCESS_LIMIT),
         (1, limits.ExitFacts(disk_full=True), FailureReason.DISK_LIMIT),
         (137, limits.ExitFacts(killed_for_timeout=True), FailureReason.TIMEOUT),

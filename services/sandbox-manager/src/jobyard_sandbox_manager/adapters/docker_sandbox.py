@@ -96,7 +96,7 @@ class DockerSandboxes:
             environment=spec.env,
             labels=spec.labels,
             network_mode=spec.network_mode,
-            cap_drop=["ALL"],
+            cap_drop=["ALL"] if spec.drop_capabilities else None,
             security_opt=["no-new-privileges"],
             read_only=spec.read_only,
             nano_cpus=spec.nano_cpus,

@@ -74,10 +74,10 @@ def classify_exit(exit_code: int, facts: ExitFacts) -> tuple[FailureReason | Non
         reason = FailureReason.TIMEOUT
     elif exit_code == 0:
         return None, ""
+    elif facts.process_limit_hit:  # a fork bomb often runs out of memory too
+        reason = FailureReason.PROCESS_LIMIT
     elif facts.out_of_memory:
         reason = FailureReason.OUT_OF_MEMORY
-    elif facts.process_limit_hit:
-        reason = FailureReason.PROCESS_LIMIT
     elif facts.disk_full:
         reason = FailureReason.DISK_LIMIT
     else:

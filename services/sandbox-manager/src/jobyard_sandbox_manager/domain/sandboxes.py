@@ -113,6 +113,9 @@ class ContainerSpec:
     memory_bytes: int
     pids_limit: int
     read_only: bool
+    drop_capabilities: bool
+    """Always under runc; gVisor's root keeps gVisor's (not the host's) default capabilities,
+    which `apt-get` needs to switch to its own user."""
     workspace_volume: str
     workspace_device: str
     mounts: tuple[Mount, ...]
@@ -177,6 +180,7 @@ def container_spec(
         pids_limit=host.pids_limit,
         # Under gVisor a root job may install packages: its root filesystem is gVisor's.
         read_only=not root,
+        drop_capabilities=not root,
         workspace_volume=disk_key(names, job),
         workspace_device=str(disk / "workspace"),
         mounts=(
