@@ -46,7 +46,7 @@ def host_b(stack: Stack, tmp_path_factory):
     )
     time.sleep(2.5)  # its first report reaches the scheduler
     yield runtime
-    stack.kill(HOST_B)
+    stack.stop(HOST_B)  # a clean stop withdraws its images and its report
 
 
 async def test_jobs_spread_over_hosts_and_commands_reach_the_owner(stack, host_b):
@@ -59,8 +59,8 @@ async def test_jobs_spread_over_hosts_and_commands_reach_the_owner(stack, host_b
                 api,
                 await submit(
                     api,
-                    f"spread{i}",
-                    "for i in $(seq 1 50); do echo $i; sleep 0.2; done",
+                    name=f"spread{i}",
+                    script="for i in $(seq 1 50); do echo $i; sleep 0.2; done",
                     image="minimal",
                 ),
             )

@@ -36,3 +36,7 @@ class HostRegistry:
         since = datetime.now(UTC) - max_age
         cursor = self._hosts.find({"reported_at": {"$gte": since}}, sort=[("_id", 1)])
         return [HostReport.model_validate(doc) async for doc in cursor]
+
+    async def withdraw(self, host: str) -> None:
+        """A host shutting down cleanly takes no more jobs."""
+        await self._hosts.delete_one({"_id": host})

@@ -83,6 +83,15 @@ class Stack:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 
+    def stop(self, name: str) -> None:
+        """SIGTERM: the service shuts down cleanly."""
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
     def stop_all(self) -> None:
         for process in self.processes.values():
             process.send_signal(signal.SIGTERM)

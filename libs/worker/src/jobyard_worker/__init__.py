@@ -62,6 +62,7 @@ class Worker:
         self._background: list[BackgroundTask] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._on_start: list[BackgroundTask] = []
+        self._on_stop: list[BackgroundTask] = []
         # Republish outbox entries a crash left between a write and its publish.
         sweep_age = timedelta(seconds=outbox_sweep_seconds)
         self.every(outbox_sweep_seconds, lambda: self.relay.sweep_once(sweep_age))
@@ -115,6 +116,10 @@ class Worker:
         """Run `task` once at startup, before the service reports healthy or consumes."""
         self._on_start.append(task)
 
+    def on_stop(self, task: BackgroundTask) -> None:
+        """Run `task` at a clean shutdown, before the connections close (not after a kill)."""
+        self._on_stop.append(task)
+
     def background(self, task: BackgroundTask) -> None:
         """Run `task` for the life of the service (started once the broker is up)."""
         self._background.append(task)
@@ -162,6 +167,11 @@ class Worker:
                 await asyncio.sleep(1)
 
     async def _on_shutdown(self) -> None:
+        for stop in self._on_stop:
+            try:
+                await stop()
+            except Exception:
+                self.log.warning("shutdown task failed", exc_info=True)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -7,6 +7,7 @@ import asyncio
 import docker
 
 from jobyard_contracts import Runtime
+from jobyard_logging import get_logger
 from jobyard_sandbox_manager import handlers, host_report
 from jobyard_sandbox_manager.adapters.disks import Disks
 from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
@@ -18,20 +19,29 @@ from jobyard_store import HostRegistry, ImageRegistry
 from jobyard_worker import Worker
 
 WATCHDOG_SECONDS = 1.0
+worker_log = get_logger("sandbox-manager")
 
 
-def choose_runtime(settings: SandboxManagerSettings, available: set[str]) -> Runtime:
-    """gVisor when Docker has it registered (unless the setting says otherwise), else runc."""
+def choose_runtime(settings: SandboxManagerSettings, docker_sandboxes: DockerSandboxes) -> Runtime:
+    """The setting if given; else gVisor when Docker has it registered and it passes a smoke
+    test (some gVisor releases break everyday tools, e.g. Debian's 2022 build fails `ls`),
+    else runc."""
     if settings.runtime is not None:
         return settings.runtime
-    return Runtime.GVISOR if Runtime.GVISOR.value in available else Runtime.RUNC
+    if Runtime.GVISOR.value not in docker_sandboxes.runtimes():
+        return Runtime.RUNC
+    images = list(settings.images.values())
+    if images and docker_sandboxes.passes_smoke_test(Runtime.GVISOR.value, images[-1]):
+        return Runtime.GVISOR
+    worker_log.warning("gVisor is registered but fails its smoke test; sandboxes use runc")
+    return Runtime.RUNC
 
 
 def create_worker(settings: SandboxManagerSettings | None = None) -> Worker:
     settings = settings or SandboxManagerSettings()
     worker = Worker("sandbox-manager", settings.infra)
     docker_sandboxes = DockerSandboxes(docker.from_env(timeout=300), user=settings.sandbox_user)
-    runtime = choose_runtime(settings, docker_sandboxes.runtimes())
+    runtime = choose_runtime(settings, docker_sandboxes)
     supervisor = SandboxSupervisor(
         worker,
         docker_sandboxes,
@@ -58,7 +68,13 @@ def create_worker(settings: SandboxManagerSettings | None = None) -> Worker:
                 offered.append(name)
         worker.log.info("sandbox host ready", host=settings.host_id, runtime=runtime.value)
 
+    async def withdraw() -> None:
+        await hosts.withdraw(settings.host_id)
+        for name in offered:
+            await images.withdraw(name, settings.host_id)
+
     worker.on_start(register_images)
+    worker.on_stop(withdraw)
     worker.background(supervisor.reconcile_forever)
     worker.every(WATCHDOG_SECONDS, watchdog.check_once)
     worker.every(

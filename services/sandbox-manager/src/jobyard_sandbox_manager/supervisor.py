@@ -13,7 +13,10 @@ import asyncio
 import contextlib
 import socket
 from datetime import UTC, datetime
+from subprocess import CalledProcessError
 from typing import Any
+
+from docker.errors import APIError, ImageNotFound
 
 from jobyard_contracts import FailureReason, JobStatus, Runtime
 from jobyard_logging import bound
@@ -190,6 +193,8 @@ class SandboxSupervisor:
             )
             await asyncio.to_thread(self._docker.ensure_started, spec)
         except Exception as exc:
+            if not refused(exc):
+                raise  # Docker unreachable or busy: the driver tries again
             self._worker.log.exception("sandbox could not be created")
             await self._fail_current_step(job.id, FailureReason.SANDBOX_ERROR, str(exc)[-500:])
             await self.change(job.id, sandboxes.release)
@@ -380,6 +385,14 @@ class SandboxSupervisor:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*self._active.values(), return_exceptions=True)
+
+
+def refused(exc: Exception) -> bool:
+    """Errors that trying again cannot fix: an image this host lacks, a request Docker refuses,
+    a disk that cannot be made. Anything else (Docker restarting, a timeout) is retried."""
+    if isinstance(exc, sandboxes.UnknownImageError | ImageNotFound | CalledProcessError):
+        return True
+    return isinstance(exc, APIError) and exc.is_client_error()
 
 
 async def _nothing() -> None:

@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jobyard_contracts import JobKind, JobSubmitted, NetworkPolicy, Resources, StepSpec
 from jobyard_gateway.settings import JobLimits
@@ -90,16 +90,11 @@ class CreateJob(BaseModel):
         description="Public key allowed to log in to a persistent job (the SDK makes one).",
     )
 
-    @model_validator(mode="after")
-    def _script_or_steps(self) -> CreateJob:
-        if (self.script is None) == (self.steps is None):
-            raise ValueError("give exactly one of `script` and `steps`")
-        return self
-
     def plan(self) -> list[StepSpec]:
+        """The steps to run (empty when neither `script` nor `steps` was given: a 422)."""
         if self.steps is None:
-            assert self.script is not None
-            return [StepSpec(index=0, title="Run script", script=self.script)]
+            script = [] if self.script is None else [self.script]
+            return [StepSpec(index=0, title="Run script", script=s) for s in script]
         return [
             StepSpec(index=i, title=step.title, script=step.script)
             for i, step in enumerate(self.steps)
@@ -123,6 +118,10 @@ def limit_violations(request: CreateJob, limits: JobLimits) -> dict[str, str]:
         problems["memory_mb"] = f"must be at most {limits.max_memory_mb}"
     if request.timeout is not None and request.timeout > limits.max_timeout_seconds:
         problems["timeout"] = f"must be at most {limits.max_timeout_seconds}"
+    if request.script is None and request.steps is None:
+        problems["script"] = "required: a bash script (or `steps`, a list of them)"
+    elif request.script is not None and request.steps is not None:
+        problems["steps"] = "give either `script` or `steps`, not both"
     field = "script" if request.steps is None else "steps"
     if sum(len(step.script.encode()) for step in request.plan()) > limits.max_script_bytes:
         problems[field] = f"must be at most {limits.max_script_bytes} bytes of script"

@@ -51,6 +51,16 @@ class DockerSandboxes:
     def runtimes(self) -> set[str]:
         return set(self._docker.info().get("Runtimes", {}))
 
+    def passes_smoke_test(self, runtime: str, image: str) -> bool:
+        """Everyday tools work in a sandbox of this runtime (`ls`, which needs `statx`)."""
+        try:
+            self._docker.containers.run(
+                image, ["ls", "/"], runtime=runtime, network_mode="none", remove=True
+            )
+        except (ContainerError, APIError, ImageNotFound):
+            return False
+        return True
+
     def ensure_started(self, spec: ContainerSpec) -> None:
         """Create and start the container unless a previous attempt already did."""
         container = self._find(spec.name)

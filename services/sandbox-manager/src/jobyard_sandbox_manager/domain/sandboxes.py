@@ -31,6 +31,7 @@ INBOX_PATH = "/run/jobyard/inbox"
 PERSISTENT_ENTRYPOINT = "/usr/local/bin/jobyard-persistent"
 """In the sandbox image: starts the SSH server, runs the script, then stays up."""
 SANDBOX_HOME = "/home/sandbox"
+GVISOR_PIDS_FACTOR = 10
 GVISOR_HOST_NETWORK = "runsc-host"
 """gVisor registered with `--network=host`, for jobs with network. Plain `runsc` has
 `--network=none` (Docker refuses `--network none` containers otherwise); `make up` registers
@@ -143,6 +144,7 @@ def container_spec(
     if job.image not in host.images:
         raise UnknownImageError(f"image {job.image!r} is not available on this host")
     root = runs_as_root(job, host)
+    gvisor = job.container.runtime is Runtime.GVISOR
     home = "/root" if root else SANDBOX_HOME
     env = dict(job.env) | {"HOME": home, "JOBYARD_INBOX": INBOX_PATH}
     labels = {
@@ -170,14 +172,15 @@ def container_spec(
         image=host.images[job.image],
         runtime=job.container.runtime,
         docker_runtime=GVISOR_HOST_NETWORK
-        if job.container.runtime is Runtime.GVISOR and network_mode == "host"
+        if gvisor and network_mode == "host"
         else job.container.runtime.value,
         user="0:0" if root else host.sandbox_user,
         env=env,
         network_mode=network_mode,
         nano_cpus=vcpus * 1_000_000_000,
         memory_bytes=job.resources.memory_mb * 1024 * 1024,
-        pids_limit=host.pids_limit,
+        # gVisor's (ptrace) Sentry uses about 8 host threads per process it runs.
+        pids_limit=host.pids_limit * (GVISOR_PIDS_FACTOR if gvisor else 1),
         # Under gVisor a root job may install packages: its root filesystem is gVisor's.
         read_only=not root,
         drop_capabilities=not root,
