@@ -34,5 +34,6 @@ test: infra       ## set up, lint, check published contracts, run every test
 	$(VENV)/python scripts/openapi.py check
 	$(VENV)/pytest
 
-bench: up         ## Jobyard vs raw `docker run`, side by side
+bench: up         ## Jobyard vs raw Docker, side by side: echo jobs, pause/resume, gVisor vs runc
 	$(VENV)/python bench/echo_job.py
+	$(VENV)/python bench/sandbox_sessions.py

@@ -303,3 +303,22 @@ async def test_a_paused_job_survives_a_docker_daemon_restart(stack, api):
     assert done["status"] == "completed", done
     assert (await logs(api, job["id"]))["text"].endswith("first\nsecond\nsecond\n")
     await mongo.close()
+
+
+async def test_a_manager_killed_while_pausing_pauses_once_restarted(stack: Stack, api):
+    job = await submit_steps(
+        api, "pausing", "for i in $(seq 1 40); do echo $i; sleep 0.1; done", image="minimal"
+    )
+    await wait_until(lambda: _log_contains(api, job["id"], "2\n"))
+    pausing = asyncio.create_task(api.post(f"/v1/jobs/{job['id']}/pause"))
+    await asyncio.sleep(0.05)
+    stack.kill("sandbox-manager")  # the pause command is unacknowledged or half done
+    await pausing
+    stack.start("sandbox-manager")
+    paused = await wait_for_status(api, job["id"], {"paused"}, timeout=30)
+    assert paused["paused"]["by"] == "user"
+    await api.post(f"/v1/jobs/{job['id']}/resume")
+    done = await wait_for_status(api, job["id"], timeout=60)
+    assert done["status"] == "completed"
+    lines = (await logs(api, job["id"]))["lines"]
+    assert [line["text"] for line in lines] == [str(i) for i in range(1, 41)]
