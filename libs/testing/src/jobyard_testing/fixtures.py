@@ -108,11 +108,12 @@ def stack(
     finally:
         stack.stop_all()
         _remove_containers(stack.namespace)
-        _unmount_disks(state_dir)
+        _unmount_disks(tmp_path_factory.getbasetemp())
 
 
 def _unmount_disks(state_dir: Path) -> None:
-    """Job disks still mounted (stateful workspaces are kept for the next run of their name)."""
+    """Job disks of this session's hosts still mounted (stateful workspaces are kept for the
+    next run of their name; a killed host leaves its disks)."""
     mounts = Path("/proc/mounts").read_text().splitlines()
     for target in [line.split()[1] for line in mounts]:
         if target.startswith(str(state_dir)):
