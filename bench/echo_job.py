@@ -14,18 +14,14 @@ Measured:
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import subprocess
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 
 import httpx
-
-from jobyard import create_user
+from _connect import bench_client
 
 IMAGE = "jobyard/sandbox-minimal:latest"
 
@@ -72,15 +68,7 @@ def jobyard_run(client: httpx.Client) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--url", default=os.environ.get("JOBYARD_URL", "http://127.0.0.1:8080"))
-    args = parser.parse_args()
-    token = (Path(__file__).resolve().parents[1] / "var" / "admin-token").read_text().strip()
-    key = create_user(f"bench-{int(time.time())}", token, args.url).api_key
-    client = httpx.Client(base_url=args.url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    args, client = bench_client(__doc__ or "", runs=15)
 
     raw_docker_run(), jobyard_run(client)  # warm caches on both paths
     docker_times, to_running, end_to_end = [], [], []

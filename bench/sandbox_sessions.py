@@ -15,7 +15,6 @@ Measured:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -23,11 +22,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
-
-from jobyard import create_user
+from _connect import bench_client
 
 IMAGE = "jobyard/sandbox-minimal:latest"
 HOLD_1GB = """python3 -c '
@@ -100,15 +97,7 @@ def row(label: str, values: list[float], baseline: float) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--url", default=os.environ.get("JOBYARD_URL", "http://127.0.0.1:8080"))
-    args = parser.parse_args()
-    token = (Path(__file__).resolve().parents[1] / "var" / "admin-token").read_text().strip()
-    key = create_user(f"bench-{int(time.time())}", token, args.url).api_key
-    client = httpx.Client(base_url=args.url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    args, client = bench_client(__doc__ or "", runs=7)
 
     raw_pause, raw_resume = docker_pause_resume(args.runs)
     api_pause, api_resume = api_pause_resume(client, args.runs)

@@ -20,7 +20,10 @@ class JobLimits(BaseSettings):
     )
     max_script_bytes: int = Field(default=1_048_576, ge=1, description="Largest script.")
     max_session_seconds: int = Field(
-        default=24 * 3600, ge=1, description="Largest `session_seconds` a job may request."
+        default=3600,
+        ge=1,
+        description="Largest `session_seconds` a job may request: jobs may ask for a shorter "
+        "session than the platform's (1 hour), not a longer one.",
     )
     max_disk_mb: int = Field(
         default=100 * 1024, ge=64, description="Largest `disk_mb` a job may request."
