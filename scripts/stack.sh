@@ -84,8 +84,11 @@ gvisor_runtimes() { # registers gVisor with dockerd: runtime `runsc` (no network
 import json, os, sys
 path, runsc = "/etc/docker/daemon.json", sys.argv[1]
 config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
-wanted = {"runsc": {"path": runsc, "runtimeArgs": ["--network=none"]},
-          "runsc-host": {"path": runsc, "runtimeArgs": ["--network=host"]}}
+# The root filesystem's writes stay in the sandbox's memory (counted against its limit), so a
+# root job under gVisor cannot fill the host's disk outside its own.
+overlay = "--overlay2=root:memory"
+wanted = {"runsc": {"path": runsc, "runtimeArgs": ["--network=none", overlay]},
+          "runsc-host": {"path": runsc, "runtimeArgs": ["--network=host", overlay]}}
 runtimes = config.setdefault("runtimes", {})
 if any(runtimes.get(name) != spec for name, spec in wanted.items()):
     runtimes.update(wanted)

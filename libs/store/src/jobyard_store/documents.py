@@ -94,6 +94,7 @@ class SandboxContainer(BaseModel):
     )
     created_at: datetime | None = None
     frozen_at: datetime | None = Field(default=None, description="Set while docker-paused.")
+    cleaned: bool = Field(default=False, description="Released and its container removed.")
 
 
 class PauseInfo(BaseModel):
@@ -158,6 +159,9 @@ class JobDocument(BaseModel):
     pause_requested_at: datetime | None = None
     resume_requested_at: datetime | None = Field(
         default=None, description="Set while a resume waits for a free concurrency slot."
+    )
+    resume_granted_at: datetime | None = Field(
+        default=None, description="Set by the scheduler when it holds a slot for the resume."
     )
     release_requested_at: datetime | None = None
     deleted_at: datetime | None = Field(

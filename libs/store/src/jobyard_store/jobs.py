@@ -175,7 +175,7 @@ def _purgeable(job_id: str) -> dict[str, Any]:
         "outbox": {"$size": 0},
         "$and": [
             {"$or": [{"sandbox": None}, {"sandbox.state": "exited"}]},
-            {"$or": [{"container": None}, {"container.state": "released"}]},
+            {"$or": [{"container": None}, {"container.cleaned": True}]},
         ],
     }
 

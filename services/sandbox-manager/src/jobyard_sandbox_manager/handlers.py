@@ -31,7 +31,7 @@ def register(
     @worker.host_subscriber("resume", ResumeSandbox, host)
     async def on_resume(msg: Envelope[ResumeSandbox]) -> None:
         job = await worker.jobs.get(msg.job_id)
-        if job is None or job.container is None:
+        if job is None or job.container is None or not pausing.resume_wanted(job):
             return
         now = datetime.now(UTC)
         if job.container.state is ContainerState.HIBERNATED:

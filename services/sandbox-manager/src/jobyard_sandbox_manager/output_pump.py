@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
-from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
+from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes, RecordStream
 from jobyard_sandbox_manager.domain.records import Record, log_line, parse_record
 from jobyard_store import JobDocument, LogLine
 from jobyard_worker import Worker
@@ -42,12 +42,29 @@ class OutputPump:
         since = await self._resume_point(job.id, stored, base)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Item] = asyncio.Queue()
+        stream = await asyncio.to_thread(self._sandboxes.follow, job.container.name, since)
         threading.Thread(
             target=self._follow,
-            args=(loop, queue, job.container.name, since),
-            daemon=True,  # blocked on Docker until the container stops; never joined
+            args=(loop, queue, stream),
+            daemon=True,  # blocked on Docker until the container stops or the stream closes
             name=f"records-{job.container.name}",
         ).start()
+        try:
+            await self._consume(job.id, base, stored, queue, on_control, on_tick, tick_seconds)
+        finally:
+            stream.close()  # on an error too: no reader is left behind
+
+    async def _consume(
+        self,
+        job_id: str,
+        base: int,
+        stored: int,
+        queue: asyncio.Queue[Item],
+        on_control: OnRecord,
+        on_tick: OnTick,
+        tick_seconds: float,
+    ) -> None:
+        loop = asyncio.get_running_loop()
         batch: list[LogLine] = []
         last_flush = next_tick = loop.time()
         while True:
@@ -66,12 +83,12 @@ class OutputPump:
                     if line.seq > stored:
                         batch.append(line)
                 else:
-                    stored = await self._store(job.id, batch, stored)
+                    stored = await self._store(job_id, batch, stored)
                     batch = []
                     await on_control(item)
             quiet = item is None or loop.time() - last_flush >= self._batch_seconds
             if batch and (quiet or len(batch) >= BATCH_LINES or item == _END):
-                stored = await self._store(job.id, batch, stored)
+                stored = await self._store(job_id, batch, stored)
                 batch, last_flush = [], loop.time()
             if item == _END:
                 return
@@ -94,15 +111,12 @@ class OutputPump:
         )
         return lines[-1].seq
 
+    @staticmethod
     def _follow(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        queue: asyncio.Queue[Item],
-        container: str,
-        since: datetime | None,
+        loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Item], stream: RecordStream
     ) -> None:
         try:
-            for raw in self._sandboxes.follow(container, since):
+            for raw in stream:
                 record = parse_record(raw)
                 if record is not None:
                     loop.call_soon_threadsafe(queue.put_nowait, record)

@@ -93,7 +93,7 @@ class SandboxSupervisor:
     def _mine_query(self) -> dict[str, Any]:
         return {
             "$or": [
-                {"container.host": self._host, "container.state": {"$ne": "released"}},
+                {"container.host": self._host, "container.cleaned": False},
                 {"sandbox.host": self._host, "sandbox.state": SandboxState.REQUESTED},
             ]
         }
@@ -131,6 +131,8 @@ class SandboxSupervisor:
                     await self.change(job_id, sandboxes.release)
                     return True
             if not self._wants_sandbox(job):
+                if job.status.is_terminal:
+                    await self.change(job_id, steps.abandon)
                 return False
             base = await self._worker.logs.last_seq(job_id)
             runtime = self._policy.runtime
@@ -141,9 +143,13 @@ class SandboxSupervisor:
             return True
         if container.state is ContainerState.RELEASED:
             await self._clean_up(job)
+            await self.change(job_id, sandboxes.cleaned)
             return False
         if container.state is ContainerState.CREATING:
             await self._create(job)
+            return True
+        if await asyncio.to_thread(self._docker.status, container.name) is None:
+            await self._stopped(job_id, None)  # removed behind our back
             return True
         await self._pump.run(job, self._on_record(job_id), self._tick(job_id), TICK_SECONDS)
         status = await asyncio.to_thread(self._docker.status, container.name)
@@ -296,11 +302,12 @@ class SandboxSupervisor:
 
     async def _finish_step(
         self, job_id: str, step: int, exit_code: int, reason: FailureReason | None, message: str
-    ) -> None:
+    ) -> bool:
+        """Record the step's end; False when it had already ended (nothing changed)."""
         logs = self._worker.logs
         stderr = await logs.tail(job_id, STEP_TAIL_LINES, step=step, stream="stderr")
         output = await logs.tail(job_id, STEP_TAIL_LINES, step=step)
-        await self.change(
+        applied = await self._worker.relay.change(
             job_id,
             lambda j: steps.record_exited(
                 j,
@@ -312,6 +319,7 @@ class SandboxSupervisor:
                 output_tail="\n".join(line.text for line in output),
             ),
         )
+        return bool(applied.envelopes)
 
     async def _fail_current_step(self, job_id: str, reason: FailureReason, detail: str) -> None:
         job = await self._jobs.get(job_id)
@@ -329,8 +337,8 @@ class SandboxSupervisor:
         assert job.sandbox is not None
         assert job.container is not None
         reason, message = limits.classify_exit(137, facts)
-        await self._finish_step(job.id, job.sandbox.step_index, 137, reason, message)
-        await asyncio.to_thread(self._docker.kill, job.container.name)
+        if await self._finish_step(job.id, job.sandbox.step_index, 137, reason, message):
+            await asyncio.to_thread(self._docker.kill, job.container.name)
 
     async def _stopped(self, job_id: str, status: ContainerStatus | None) -> None:
         """The container stopped: the job ended, was hibernated, or lost its sandbox."""
@@ -359,6 +367,7 @@ class SandboxSupervisor:
         await asyncio.to_thread(self._docker.kill, name)
         await self._pump.run(job, self._on_record(job.id), _nothing, TICK_SECONDS)
         await asyncio.to_thread(self._docker.remove, name)
+        self._inboxes.remove(name)
 
     async def _clean_up(self, job: JobDocument) -> None:
         """After the job's end: its containers go; its disk too unless something keeps it."""

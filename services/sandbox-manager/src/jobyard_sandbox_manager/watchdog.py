@@ -62,7 +62,7 @@ async def freeze(
 ) -> None:
     """Freeze the job's sandbox, then record the job paused (only once it really is frozen)."""
     job = await supervisor.jobs.get(job_id)
-    if job is None or job.container is None:
+    if job is None or job.container is None or not pausing.pause_wanted(job, reason):
         return
     await asyncio.to_thread(docker.freeze, job.container.name)
     now = datetime.now(UTC)

@@ -40,6 +40,14 @@ def running_job(**overrides):
     return steps.record_started(pausing.start_session(job, T0), 0, T0).job
 
 
+def asked_to_pause(job):
+    return job.model_copy(update={"pause_requested_at": T0})
+
+
+def granted_resume(job):
+    return job.model_copy(update={"resume_granted_at": T0})
+
+
 def test_a_step_runs_once_through_its_states_and_duplicates_change_nothing():
     job = running_job()
     assert job.sandbox.state is SandboxState.RUNNING
@@ -70,14 +78,14 @@ def test_the_started_event_names_host_container_and_runtime():
 
 def test_pause_then_resume_adds_the_paused_time_and_keeps_the_session():
     job = running_job()
-    paused = pausing.pause(job, PauseReason.USER, T0 + timedelta(seconds=10))
+    paused = pausing.pause(asked_to_pause(job), PauseReason.USER, T0 + timedelta(seconds=10))
     assert paused.events == [
         JobPaused(
             by="user", reason=PauseReason.USER, message=pausing.PAUSE_MESSAGES[PauseReason.USER]
         )
     ]
     assert pausing.pause(paused.job, PauseReason.USER, T0) is None  # already paused
-    resumed = pausing.resume(paused.job, T0 + timedelta(seconds=70))
+    resumed = pausing.resume(granted_resume(paused.job), T0 + timedelta(seconds=70))
     assert resumed.job.paused_seconds == 60
     assert resumed.events == [JobResumed(session=1, hibernated=False)]
     assert pausing.resume(resumed.job, T0) is None
@@ -87,8 +95,8 @@ def test_paused_time_counts_neither_against_the_timeout_nor_the_session():
     job = running_job(resources=Resources(vcpus=1, memory_mb=64, timeout_seconds=30))
     assert not limits.step_overdue(job, T0 + timedelta(seconds=29))
     assert limits.step_overdue(job, T0 + timedelta(seconds=31))
-    paused = pausing.pause(job, PauseReason.USER, T0 + timedelta(seconds=20)).job
-    resumed = pausing.resume(paused, T0 + timedelta(seconds=120)).job
+    paused = pausing.pause(asked_to_pause(job), PauseReason.USER, T0 + timedelta(seconds=20)).job
+    resumed = pausing.resume(granted_resume(paused), T0 + timedelta(seconds=120)).job
     assert not limits.step_overdue(resumed, T0 + timedelta(seconds=125))
     assert limits.step_overdue(resumed, T0 + timedelta(seconds=131))
     assert limits.session_used_seconds(resumed, T0 + timedelta(seconds=130)) == 30
@@ -99,13 +107,13 @@ def test_a_session_limit_pause_is_by_the_system_and_its_resume_starts_a_new_sess
     job = running_job()
     paused = pausing.pause(job, PauseReason.SESSION_LIMIT, T0 + timedelta(hours=1)).job
     assert (paused.pause.by, paused.status) == ("system", JobStatus.PAUSED)
-    resumed = pausing.resume(paused, T0 + timedelta(hours=3))
+    resumed = pausing.resume(granted_resume(paused), T0 + timedelta(hours=3))
     assert resumed.job.session.number == 2
     assert limits.session_used_seconds(resumed.job, T0 + timedelta(hours=3, seconds=5)) == 5
 
 
 def test_hibernation_is_due_after_a_long_pause_and_requeues_the_interrupted_step():
-    job = pausing.pause(running_job(), PauseReason.USER, T0).job
+    job = pausing.pause(asked_to_pause(running_job()), PauseReason.USER, T0).job
     assert not limits.hibernation_due(job, T0 + timedelta(hours=23), timedelta(hours=24))
     assert limits.hibernation_due(job, T0 + timedelta(hours=24), timedelta(hours=24))
     change = sandboxes.hibernate(job)
@@ -192,3 +200,12 @@ def test_only_gvisor_jobs_with_network_run_as_root_and_runc_ones_are_read_only()
         offline, NAMES, policy, disk=Path("/d"), inbox=Path("/i"), runner=Path("/r")
     )
     assert (spec.user, spec.read_only) == ("1000:1000", True)
+
+
+def test_a_duplicated_pause_or_resume_never_undoes_a_later_request():
+    paused = pausing.pause(asked_to_pause(running_job()), PauseReason.USER, T0).job
+    assert paused.pause_requested_at is None
+    resumed = pausing.resume(granted_resume(paused), T0 + timedelta(seconds=5)).job
+    assert pausing.pause(resumed, PauseReason.USER, T0 + timedelta(seconds=6)) is None
+    paused_again = pausing.pause(asked_to_pause(resumed), PauseReason.USER, T0).job
+    assert pausing.resume(paused_again, T0 + timedelta(seconds=9)) is None  # not granted

@@ -32,23 +32,37 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
         if job.admitted_at is not None or not await slots.claim(job.user_id, job.id):
             return
         placed = await worker.jobs.find(admission.ACTIVE_PLACED_QUERY)
-        host = admission.place(job, await hosts.alive(HOST_REPORT_MAX_AGE), placed)
+        alive = await hosts.alive(HOST_REPORT_MAX_AGE)
+        if job.stateful:  # its workspace is on the disk of the host that ran the name before
+            before = await worker.jobs.find(
+                admission.workspace_host_query(job), sort=[("created_at", -1)], limit=1
+            )
+            alive = [h for h in alive if not before or h.id == before[0].host]
+        host = admission.place(job, alive, placed)
         if host is None:
             await slots.release(job.user_id, job.id)  # no host has room: wait, queued
             return
-        await worker.relay.change(
+        applied = await worker.relay.change(
             job.id, lambda j: admission.admit(j, host), causation_id=msg.id if msg else None
         )
+        if applied.job.admitted_at is None or applied.job.status.is_terminal:
+            await slots.release(job.user_id, job.id)  # ended meanwhile: give the slot back
 
     async def try_resume(job: JobDocument, msg: Envelope[Any] | None = None) -> None:
         cause = msg.id if msg else None
         if await slots.claim(job.user_id, job.id):
-            await worker.relay.change(job.id, lifecycle.grant_resume, causation_id=cause)
+            await grant(job, cause)
         else:
             limit = slots.limit
             await worker.relay.change(
                 job.id, lambda j: lifecycle.queue_resume(j, limit), causation_id=cause
             )
+
+    async def grant(job: JobDocument, cause: Any = None) -> None:
+        applied = await worker.relay.change(job.id, lifecycle.grant_resume, causation_id=cause)
+        ended_or_waiting = applied.job.status.is_terminal or lifecycle.holds_no_slot(applied.job)
+        if not applied.envelopes and ended_or_waiting:
+            await slots.release(job.user_id, job.id)  # nothing to resume (ended meanwhile)
 
     async def admit_next(user_id: str) -> None:
         # A queued resume goes before jobs that never started.
@@ -56,7 +70,7 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
             admission.waiting_to_resume_query(user_id), sort=[("resume_requested_at", 1)], limit=1
         ):
             if await slots.claim(job.user_id, job.id):
-                await worker.relay.change(job.id, lifecycle.grant_resume)
+                await grant(job)
             return
         queued = await worker.jobs.find(
             admission.waiting_for_slot_query(user_id), sort=[("created_at", 1)], limit=1
@@ -81,7 +95,11 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
 
     @worker.subscriber("release-slot-on-pause", JobPaused)
     async def on_job_paused(msg: Envelope[JobPaused]) -> None:
-        # A paused job holds no slot: the owner's queued jobs may run meanwhile.
+        # A paused job holds no slot: the owner's queued jobs may run meanwhile. A job already
+        # resumed (or granted its resume) when this arrives keeps the slot it holds again.
+        job = await worker.jobs.get(msg.job_id)
+        if job is None or not lifecycle.holds_no_slot(job):
+            return
         await slots.release(msg.user_id, msg.job_id)
         await admit_next(msg.user_id)
 
@@ -116,7 +134,7 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
         # that waited for a host with room.
         for job in await worker.jobs.find(admission.waiting_to_resume_query(), limit=200):
             if await slots.claim(job.user_id, job.id):
-                await worker.relay.change(job.id, lifecycle.grant_resume)
+                await grant(job)
         for job in await worker.jobs.find(admission.waiting_for_slot_query(), limit=200):
             await try_admit(job)
 

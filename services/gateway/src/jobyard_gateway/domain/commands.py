@@ -4,7 +4,7 @@ naming the current status); a repeated request changes nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from jobyard_contracts import DeleteJob, JobStatus, PauseSandbox, ResumeJob, StopJob
 from jobyard_store import Change, JobDocument
@@ -28,13 +28,21 @@ def request_stop(job: JobDocument, *, cancel: bool = False) -> Change | None:
     return Change(requested, [StopJob(cancel=cancel)])
 
 
-def request_pause(job: JobDocument) -> Change | None:
-    """Ask the job's host to freeze it; pausing a paused job is a no-op."""
-    if job.status is JobStatus.PAUSED or job.pause_requested_at is not None:
+PAUSE_REQUEST_EXPIRES = timedelta(seconds=30)
+
+
+def request_pause(job: JobDocument, now: datetime | None = None) -> Change | None:
+    """Ask the job's host to freeze it; pausing a paused job (or one whose pause is under way)
+    is a no-op. A request its host never carried out (e.g. dead-lettered) may be repeated."""
+    now = now or datetime.now(UTC)
+    if job.status is JobStatus.PAUSED:
+        return None
+    pending = job.pause_requested_at
+    if pending is not None and now - pending < PAUSE_REQUEST_EXPIRES:
         return None
     if job.status is not JobStatus.RUNNING or job.host is None:
         raise NotAllowedError(job, "pause", "running")
-    requested = job.model_copy(update={"pause_requested_at": datetime.now(UTC)})
+    requested = job.model_copy(update={"pause_requested_at": now})
     return Change(requested, [PauseSandbox(host=job.host)])
 
 

@@ -122,6 +122,8 @@ def limit_violations(request: CreateJob, limits: JobLimits) -> dict[str, str]:
         problems["script"] = "required: a bash script (or `steps`, a list of them)"
     elif request.script is not None and request.steps is not None:
         problems["steps"] = "give either `script` or `steps`, not both"
+    elif request.persistent and request.steps is not None:
+        problems["steps"] = "a persistent job runs one `script` and then stays up for SSH"
     field = "script" if request.steps is None else "steps"
     if sum(len(step.script.encode()) for step in request.plan()) > limits.max_script_bytes:
         problems[field] = f"must be at most {limits.max_script_bytes} bytes of script"

@@ -26,8 +26,16 @@ class Disks:
     def ensure(self, key: str, size_mb: int, owner: tuple[int, int]) -> Path:
         """Create (once) and mount (if not mounted) the disk; returns where it is mounted."""
         mount_point, image = self.path(key), self._image(key)
-        if os.path.ismount(mount_point):
-            return mount_point
+        if not os.path.ismount(mount_point):
+            self._mount(image, mount_point, size_mb)
+        for folder in FOLDERS:  # every time: a crash may have come between mount and mkdir
+            path = mount_point / folder
+            path.mkdir(exist_ok=True)
+            os.chown(path, *owner)
+        (mount_point / "tmp").chmod(0o1777)
+        return mount_point
+
+    def _mount(self, image: Path, mount_point: Path, size_mb: int) -> None:
         self._root.mkdir(parents=True, exist_ok=True)
         if not image.exists():
             partial = image.with_suffix(".partial")
@@ -37,12 +45,6 @@ class Disks:
             partial.rename(image)
         mount_point.mkdir(exist_ok=True)
         _run("mount", "-o", "loop,nosuid,nodev", str(image), str(mount_point))
-        for folder in FOLDERS:
-            path = mount_point / folder
-            path.mkdir(exist_ok=True)
-            os.chown(path, *owner)
-        (mount_point / "tmp").chmod(0o1777)
-        return mount_point
 
     def free_bytes(self, key: str) -> int | None:
         mount_point = self.path(key)

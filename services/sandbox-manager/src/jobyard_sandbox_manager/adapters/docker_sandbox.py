@@ -15,7 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import docker
 from docker.errors import APIError, ContainerError, ImageNotFound, NotFound
@@ -25,6 +25,11 @@ from docker.types import LogConfig, Mount
 from jobyard_sandbox_manager.domain.sandboxes import ContainerSpec
 
 LOG_LIMITS = {"max-size": "64m", "max-file": "8"}
+
+
+class RecordStream(Protocol):
+    def __iter__(self) -> Iterator[bytes]: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,14 +171,13 @@ class DockerSandboxes:
             oom_kills=_counter(oom, "oom_kill"), pids_limit_hits=_counter(pids, "max")
         )
 
-    def follow(self, name: str, since: datetime | None) -> Iterator[bytes]:
-        """The runner's records from `since` (or the start) until the container stops."""
-        yield from self._docker.api.logs(
+    def follow(self, name: str, since: datetime | None) -> RecordStream:
+        """The runner's records from `since` (or the start) until the container stops; close
+        the stream to stop following earlier."""
+        stream: RecordStream = self._docker.api.logs(
             name, stdout=True, stderr=False, stream=True, follow=True, timestamps=True, since=since
         )
-
-    def wait(self, name: str) -> int:
-        return int(self._docker.api.wait(name)["StatusCode"])
+        return stream
 
     def freeze(self, name: str) -> None:
         with suppress(APIError):  # already paused

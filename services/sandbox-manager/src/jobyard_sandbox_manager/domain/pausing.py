@@ -22,9 +22,22 @@ PAUSE_MESSAGES = {
 }
 
 
+def pause_wanted(job: JobDocument, reason: PauseReason) -> bool:
+    """A running job pauses for its owner only while their request stands, so a duplicated
+    pause command arriving after a later resume changes nothing."""
+    if job.status is not JobStatus.RUNNING:
+        return False
+    return reason is PauseReason.SESSION_LIMIT or job.pause_requested_at is not None
+
+
+def resume_wanted(job: JobDocument) -> bool:
+    """Only a resume the scheduler granted (a slot is held for it) is carried out, once."""
+    return job.status is JobStatus.PAUSED and job.resume_granted_at is not None
+
+
 def pause(job: JobDocument, reason: PauseReason, at: datetime) -> Change | None:
     """The sandbox is frozen (or has no container): the job is paused, once."""
-    if job.status is not JobStatus.RUNNING:
+    if not pause_wanted(job, reason):
         return None
     container = job.container
     update: dict[str, object] = {
@@ -50,7 +63,7 @@ def pause(job: JobDocument, reason: PauseReason, at: datetime) -> Change | None:
 def resume(job: JobDocument, at: datetime, *, recreated: bool = False) -> Change | None:
     """The sandbox is thawed (or, `recreated`, made anew after hibernation): the job runs
     again, once."""
-    if job.status is not JobStatus.PAUSED or job.pause is None:
+    if not resume_wanted(job) or job.pause is None:
         return None
     paused_seconds = job.paused_seconds_now(at)
     session = job.session or Session(started_at=job.started_at or at)
@@ -66,6 +79,7 @@ def resume(job: JobDocument, at: datetime, *, recreated: bool = False) -> Change
         "session": session,
         "status_detail": "",
         "resume_requested_at": None,
+        "resume_granted_at": None,
     }
     if container is not None and container.frozen_at is not None:
         update["container"] = container.model_copy(update={"frozen_at": None})

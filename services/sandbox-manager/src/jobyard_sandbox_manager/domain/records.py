@@ -10,6 +10,8 @@ from typing import Literal
 from jobyard_store import LogLine, Stream
 
 RecordKind = Literal["ready", "start", "out", "exit"]
+_MAX_STEPS = 10_000
+_MAX_NUMBER = 2**53  # MongoDB and JSON both hold it exactly
 _STREAMS: dict[str, Stream] = {"o": "stdout", "e": "stderr"}
 
 
@@ -26,26 +28,29 @@ class Record:
 
 
 def parse_record(raw: bytes) -> Record | None:
-    """`2026-11-21T19:56:34.987342424Z {"t": ...}\\n` -> Record; None for anything else
-    (nothing but the runner writes to its stdout, but a record is never trusted blindly)."""
+    """`2026-11-21T19:56:34.987342424Z {"t": ...}\\n` -> Record; None for anything else.
+
+    Records are what the sandbox says about itself: a job can forge its own (it can only lie
+    about its own output and exit), so values out of range are dropped rather than stored."""
     stamp, _, rest = raw.decode("utf-8", errors="replace").partition(" ")
     try:
         body = json.loads(rest)
         at = _parse_docker_time(stamp)
         kind = body["t"]
+        step = int(body.get("step", 0))
+        if not 0 <= step < _MAX_STEPS:
+            return None
         if kind == "out":
-            return Record(
-                "out",
-                at,
-                step=int(body["step"]),
-                stream=_STREAMS[body["s"]],
-                number=int(body["i"]),
-                text=str(body["x"]),
-            )
+            number = int(body["i"])
+            if not 0 < number < _MAX_NUMBER:
+                return None
+            text = str(body["x"])
+            return Record("out", at, step, _STREAMS[body["s"]], number, text)
         if kind == "exit":
-            return Record("exit", at, step=int(body["step"]), exit_code=int(body["code"]))
+            code = int(body["code"])
+            return Record("exit", at, step=step, exit_code=code) if 0 <= code <= 255 else None
         if kind == "start":
-            return Record("start", at, step=int(body["step"]))
+            return Record("start", at, step=step)
         if kind == "ready":
             return Record("ready", at)
     except (ValueError, KeyError, TypeError):

@@ -275,6 +275,16 @@ def release(job: JobDocument) -> Change | None:
     return Change(job.model_copy(update=update))
 
 
+def cleaned(job: JobDocument) -> Change | None:
+    """The released sandbox's container (and disk, unless kept) are gone."""
+    container = job.container
+    if container is None or container.state is not ContainerState.RELEASED or container.cleaned:
+        return None
+    return Change(
+        job.model_copy(update={"container": container.model_copy(update={"cleaned": True})})
+    )
+
+
 def workspace_kept_after_end(job: JobDocument) -> bool:
     """Whether a finished job's disk stays after its container goes.
 

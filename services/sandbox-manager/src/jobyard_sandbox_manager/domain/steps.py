@@ -90,6 +90,15 @@ def record_exited(
     return Change(job.model_copy(update={"sandbox": exited}), [event])
 
 
+def abandon(job: JobDocument) -> Change | None:
+    """The job ended before its requested step ever started: that run is over too."""
+    run = job.sandbox
+    if not job.status.is_terminal or run is None or run.state is not SandboxState.REQUESTED:
+        return None
+    ended = run.model_copy(update={"state": SandboxState.EXITED, "reason": job.reason})
+    return Change(job.model_copy(update={"sandbox": ended}))
+
+
 def step_in_progress(job: JobDocument) -> int | None:
     run = job.sandbox
     return run.step_index if run is not None and run.state in _IN_PROGRESS else None

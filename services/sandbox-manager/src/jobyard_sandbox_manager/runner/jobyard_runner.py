@@ -28,8 +28,9 @@ import time
 
 INBOX = os.environ.get("JOBYARD_INBOX", "/run/jobyard/inbox")
 POLL_SECONDS = 0.05
+MAX_PARTIAL_BYTES = 65536
 DRAIN_SECONDS = 0.1
-MAX_LINE_CHARS = 8000  # a record stays well under Docker's 16 KiB log frame
+MAX_LINE_CHARS = 2000  # even at 6 bytes a character (\u escapes) a record stays under 16 KiB
 
 
 class Records:
@@ -60,6 +61,12 @@ class Pipe:
         *lines, self.partial = (self.partial + data).split(b"\n")
         for line in lines:
             records.output(self.step, self.stream, line.decode("utf-8", errors="replace"))
+        if len(self.partial) > MAX_PARTIAL_BYTES:  # a huge line without a newline: pass it on
+            cut = MAX_PARTIAL_BYTES
+            while cut > 0 and self.partial[cut] & 0xC0 == 0x80:  # not inside a UTF-8 character
+                cut -= 1
+            records.output(self.step, self.stream, self.partial[:cut].decode("utf-8", "replace"))
+            self.partial = self.partial[cut:]
 
     def close(self, records: Records) -> None:
         if self.partial:

@@ -44,6 +44,19 @@ def place(
     return best[1] if best else None
 
 
+def workspace_host_query(job: JobDocument) -> dict[str, object]:
+    """Earlier placed jobs of a stateful job's owner and name: the host they ran on has the
+    workspace, so the job must run there too."""
+    return {
+        "user_id": job.user_id,
+        "name": job.name,
+        "stateful": True,
+        "deleted_at": None,
+        "host": {"$ne": None},
+        "_id": {"$ne": job.id},
+    }
+
+
 def waiting_for_slot_query(user_id: str | None = None) -> dict[str, object]:
     """Jobs submitted but not admitted yet, i.e. queued behind their owner's limit."""
     query: dict[str, object] = {"status": "pending", "admitted_at": None}

@@ -80,7 +80,13 @@ def grant_resume(job: JobDocument) -> Change | None:
     """The owner has a slot for the paused job: its host thaws (or re-creates) the sandbox."""
     if job.status is not JobStatus.PAUSED or job.host is None or job.resume_requested_at is None:
         return None
-    granted = job.model_copy(update={"resume_requested_at": None, "status_detail": "resuming"})
+    granted = job.model_copy(
+        update={
+            "resume_requested_at": None,
+            "resume_granted_at": datetime.now(UTC),
+            "status_detail": "resuming",
+        }
+    )
     return Change(granted, [ResumeSandbox(host=job.host)])
 
 
@@ -96,6 +102,11 @@ def queue_resume(job: JobDocument, limit: int) -> Change | None:
     if job.status_detail == detail:
         return None
     return Change(job.model_copy(update={"status_detail": detail}))
+
+
+def holds_no_slot(job: JobDocument) -> bool:
+    """Paused and not about to resume: its slot can go to another of the owner's jobs."""
+    return job.status is JobStatus.PAUSED and job.resume_granted_at is None
 
 
 DELETED_QUERY: dict[str, object] = {"deletion_announced": True}
