@@ -60,7 +60,8 @@ async def test_jobs_spread_over_hosts_and_commands_reach_the_owner(stack, host_b
                 await submit(
                     api,
                     name=f"spread{i}",
-                    script="for i in $(seq 1 50); do echo $i; sleep 0.2; done",
+                    # long enough to outlive the test even on a slow host
+                    script="for i in $(seq 1 300); do echo $i; sleep 0.2; done",
                     image="minimal",
                 ),
             )

@@ -25,7 +25,7 @@ from jobyard_sandbox_manager.adapters.docker_sandbox import ContainerStatus, Doc
 from jobyard_sandbox_manager.adapters.inboxes import Inboxes
 from jobyard_sandbox_manager.domain import limits, sandboxes, steps
 from jobyard_sandbox_manager.domain.pausing import start_session
-from jobyard_sandbox_manager.domain.records import Record
+from jobyard_sandbox_manager.domain.records import CgroupCounters, Record
 from jobyard_sandbox_manager.output_pump import OutputPump
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
 from jobyard_store import (
@@ -255,14 +255,14 @@ class SandboxSupervisor:
             if record.kind == "start":
                 await self._record_start(job_id, record)
             elif record.kind == "exit":
-                await self._record_exit(job_id, record.step, record.exit_code)
+                await self._record_exit(job_id, record)
 
         return on_record
 
     async def _record_start(self, job_id: str, record: Record) -> None:
         job = await self._jobs.get(job_id)
-        counters = None
-        if job is not None and job.container is not None:
+        counters = record.counters
+        if counters is None and job is not None and job.container is not None:
             counters = await asyncio.to_thread(self._docker.counters, job.container.name)
 
         def started(j: JobDocument) -> Change | None:
@@ -279,18 +279,23 @@ class SandboxSupervisor:
 
         await self.change(job_id, started)
 
-    async def _record_exit(self, job_id: str, step: int, exit_code: int) -> None:
+    async def _record_exit(self, job_id: str, record: Record) -> None:
         job = await self._jobs.get(job_id)
-        if job is None or job.sandbox is None or steps.step_in_progress(job) != step:
+        if job is None or job.sandbox is None or steps.step_in_progress(job) != record.step:
             return
-        facts = await self._exit_facts(job)
-        reason, message = limits.classify_exit(exit_code, facts)
-        await self._finish_step(job_id, step, exit_code, reason, message)
+        facts = await self._exit_facts(job, record.counters)
+        reason, message = limits.classify_exit(record.exit_code, facts)
+        await self._finish_step(job_id, record.step, record.exit_code, reason, message)
 
-    async def _exit_facts(self, job: JobDocument) -> limits.ExitFacts:
+    async def _exit_facts(
+        self, job: JobDocument, counters: CgroupCounters | None
+    ) -> limits.ExitFacts:
+        """What the end of the step looked like: the runner's counters at its exit when it
+        could read them (exact), else the host's view of the cgroup now."""
         assert job.sandbox is not None
         assert job.container is not None
-        counters = await asyncio.to_thread(self._docker.counters, job.container.name)
+        if counters is None:
+            counters = await asyncio.to_thread(self._docker.counters, job.container.name)
         free = await asyncio.to_thread(self._disks.free_bytes, sandboxes.disk_key(self._names, job))
         return limits.ExitFacts(
             out_of_memory=bool(counters and counters.oom_kills > job.sandbox.oom_kills_at_start),

@@ -169,8 +169,13 @@ def test_runner_records_parse_and_number_lines_after_earlier_sandboxes():
     )
     assert (out.kind, out.step, out.stream, out.number, out.text) == ("out", 2, "stderr", 7, "boom")
     assert records.log_line(out, base_seq=100).seq == 107
-    exit_record = records.parse_record(b'2026-11-23T12:00:00Z {"t":"exit","step":2,"code":137}')
+    exit_record = records.parse_record(
+        b'2026-11-23T12:00:00Z {"t":"exit","step":2,"code":137,"oom":3,"pids":0}'
+    )
     assert (exit_record.kind, exit_record.exit_code) == ("exit", 137)
+    assert exit_record.counters == records.CgroupCounters(oom_kills=3, pids_limit_hits=0)
+    forged = b'2026-11-23T12:00:00Z {"t":"out","step":0,"s":"o","i":9223372036854775807,"x":""}'
+    assert records.parse_record(forged) is None
     assert records.parse_record(b"2026-11-23T12:00:00Z not json") is None
     assert records.parse_record(b'2026-11-23T12:00:00Z {"t":"out"}') is None
 

@@ -22,6 +22,7 @@ from docker.errors import APIError, ContainerError, ImageNotFound, NotFound
 from docker.models.containers import Container
 from docker.types import LogConfig, Mount
 
+from jobyard_sandbox_manager.domain.records import CgroupCounters
 from jobyard_sandbox_manager.domain.sandboxes import ContainerSpec
 
 LOG_LIMITS = {"max-size": "64m", "max-file": "8"}
@@ -38,14 +39,6 @@ class ContainerStatus:
     paused: bool
     exit_code: int
     oom_killed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class CgroupCounters:
-    """Kernel counters of the container's cgroups (runc; gVisor keeps its own)."""
-
-    oom_kills: int
-    pids_limit_hits: int
 
 
 class DockerSandboxes:

@@ -16,6 +16,14 @@ _STREAMS: dict[str, Stream] = {"o": "stdout", "e": "stderr"}
 
 
 @dataclass(frozen=True, slots=True)
+class CgroupCounters:
+    """The sandbox's OOM kills and forks refused by its pids limit, so far."""
+
+    oom_kills: int
+    pids_limit_hits: int
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     kind: RecordKind
     at: datetime
@@ -25,6 +33,8 @@ class Record:
     """Output records: the line's number in this sandbox (1, 2, ...)."""
     text: str = ""
     exit_code: int = 0
+    counters: CgroupCounters | None = None
+    """Start and exit records: read by the runner at that moment (runc only)."""
 
 
 def parse_record(raw: bytes) -> Record | None:
@@ -48,13 +58,22 @@ def parse_record(raw: bytes) -> Record | None:
             return Record("out", at, step, _STREAMS[body["s"]], number, text)
         if kind == "exit":
             code = int(body["code"])
-            return Record("exit", at, step=step, exit_code=code) if 0 <= code <= 255 else None
+            if not 0 <= code <= 255:
+                return None
+            return Record("exit", at, step=step, exit_code=code, counters=_counters(body))
         if kind == "start":
-            return Record("start", at, step=step)
+            return Record("start", at, step=step, counters=_counters(body))
         if kind == "ready":
             return Record("ready", at)
     except (ValueError, KeyError, TypeError):
         return None
+    return None
+
+
+def _counters(body: dict[str, object]) -> CgroupCounters | None:
+    oom, pids = body.get("oom"), body.get("pids")
+    if isinstance(oom, int) and isinstance(pids, int) and oom >= 0 and pids >= 0:
+        return CgroupCounters(oom_kills=oom, pids_limit_hits=pids)
     return None
 
 

@@ -75,6 +75,28 @@ class Pipe:
         os.close(self.fd)
 
 
+COUNTERS = (
+    ("oom", "/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
+    ("pids", "/sys/fs/cgroup/pids/pids.events", "max"),
+)
+
+
+def counters() -> dict[str, int]:
+    """The sandbox's OOM kills and refused forks so far (cgroup v1, as runc mounts it), read
+    at a step's start and exit so its end reason is exact; absent where unreadable (gVisor)."""
+    found = {}
+    for key, path, name in COUNTERS:
+        try:
+            with open(path) as source:
+                for line in source:
+                    field, _, value = line.partition(" ")
+                    if field == name:
+                        found[key] = int(value)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def _first_to_go_when_memory_runs_out() -> None:
     # Raising one's own OOM score needs no privilege: when the sandbox runs out of memory the
     # kernel kills a step's process, never the runner, which then reports the step's end.
@@ -134,7 +156,7 @@ class Runner:
             os.set_blocking(pipe.fd, False)
             self.selector.register(pipe.fd, selectors.EVENT_READ, pipe)
         self.current = (step, process, pipes)
-        self.records.emit({"t": "start", "step": step, "pid": process.pid})
+        self.records.emit({"t": "start", "step": step, "pid": process.pid, **counters()})
         self.records.flush()
 
     def read_ready(self, timeout: float) -> None:
@@ -169,7 +191,8 @@ class Runner:
             if pipe.partial:
                 self.records.output(step, pipe.stream, pipe.partial.decode("utf-8", "replace"))
                 pipe.partial = b""
-        self.records.emit({"t": "exit", "step": step, "code": code if code >= 0 else 128 - code})
+        code = code if code >= 0 else 128 - code
+        self.records.emit({"t": "exit", "step": step, "code": code, **counters()})
         self.records.flush()
         self.current = None
 
