@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import docker
 
@@ -86,4 +87,12 @@ def create_worker(settings: SandboxManagerSettings | None = None) -> Worker:
 
 def main() -> None:
     settings = SandboxManagerSettings()
-    create_worker(settings).run(settings.health_host, settings.health_port)
+    worker = create_worker(settings)
+    # Docker calls wait on I/O in threads: the default pool (cores + 4) would queue them behind
+    # each other on a small host with many sandboxes.
+    worker.on_start(_wide_thread_pool)
+    worker.run(settings.health_host, settings.health_port)
+
+
+async def _wide_thread_pool() -> None:
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
 from subprocess import CalledProcessError
 from typing import Any
@@ -64,6 +65,9 @@ class SandboxSupervisor:
         self._pump = OutputPump(worker, sandboxes, settings.log_batch_seconds)
         self._active: dict[str, asyncio.Task[None]] = {}
         self._kicks: dict[str, asyncio.Event] = {}
+        # What converge last made of each container ("frozen", "thawed", "killed"): Docker is
+        # only asked again when the wanted state changes, not on every tick.
+        self._applied: dict[str, str] = {}
 
     @property
     def jobs(self) -> JobRepository:
@@ -104,7 +108,12 @@ class SandboxSupervisor:
         self._kicks[job_id] = asyncio.Event()
         task = asyncio.create_task(self._drive(job_id))
         self._active[job_id] = task
-        task.add_done_callback(lambda _: (self._active.pop(job_id, None), self._kicks.pop(job_id)))
+        task.add_done_callback(lambda _: self._forget(job_id))
+
+    def _forget(self, job_id: str) -> None:
+        self._active.pop(job_id, None)
+        self._kicks.pop(job_id, None)
+        self._applied.pop(job_id, None)
 
     async def _drive(self, job_id: str) -> None:
         with bound(job_id=job_id):
@@ -236,12 +245,12 @@ class SandboxSupervisor:
         name = container.name
         if container.state is not ContainerState.UP or job.status.is_terminal:
             # Hibernated or over: the pump drains what is left, then the container goes.
-            await asyncio.to_thread(self._docker.kill, name)
+            await self._make(job_id, "killed", self._docker.kill, name)
             return
         if job.status is JobStatus.PAUSED:
-            await asyncio.to_thread(self._docker.freeze, name)
+            await self._make(job_id, "frozen", self._docker.freeze, name)
             return
-        await asyncio.to_thread(self._docker.thaw, name)
+        await self._make(job_id, "thawed", self._docker.thaw, name)
         run = job.sandbox
         if run is not None and run.state is SandboxState.REQUESTED:
             step = job.step(run.step_index)
@@ -249,6 +258,13 @@ class SandboxSupervisor:
                 name, run.step_index, step.script, sandboxes.step_argv(job, step.index)
             )
             await self.change(job_id, lambda j: steps.hand_to_runner(j, self._host))
+
+    async def _make(
+        self, job_id: str, state: str, action: Callable[[str], None], name: str
+    ) -> None:
+        if self._applied.get(job_id) != state:
+            await asyncio.to_thread(action, name)
+            self._applied[job_id] = state
 
     def _on_record(self, job_id: str) -> Any:
         async def on_record(record: Record) -> None:
