@@ -8,7 +8,7 @@ import time
 import pytest
 from pymongo import AsyncMongoClient
 
-from jobyard_testing.jobs import logs, wait_for_status
+from jobyard_testing.jobs import logs, user_client, wait_for_status
 from jobyard_testing.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -169,11 +169,7 @@ async def test_a_session_that_uses_its_budget_pauses_and_resume_starts_a_new_one
 
 
 async def test_a_paused_job_frees_its_slot_and_a_resume_waits_for_one(stack):
-    key = stack.new_user(f"slots-{time.monotonic_ns()}")
-    import httpx
-
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=stack.base_url, headers=headers, timeout=30) as api:
+    async with user_client(stack, "slots") as api:
         first = await submit_steps(api, "first", "sleep 60", image="minimal")
         await wait_for_status(api, first["id"], {"running"})
         await api.post(f"/v1/jobs/{first['id']}/pause")

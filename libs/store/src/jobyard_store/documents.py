@@ -177,6 +177,14 @@ class JobDocument(BaseModel):
         ongoing = (now - self.pause.at).total_seconds() if self.pause else 0.0
         return self.paused_seconds + max(ongoing, 0.0)
 
+    def session_used_seconds(self, now: datetime) -> float:
+        """Running time of the current session so far (paused time excluded)."""
+        if self.session is None:
+            return 0.0
+        paused = self.paused_seconds_now(now) - self.session.paused_seconds_at_start
+        end = self.finished_at or now
+        return max((end - self.session.started_at).total_seconds() - paused, 0.0)
+
     def step(self, index: int) -> StepState:
         return self.steps[index]
 

@@ -11,7 +11,6 @@ from jobyard_contracts import Envelope, PauseSandbox, ReleaseSandbox, ResumeSand
 from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
 from jobyard_sandbox_manager.domain import pausing, sandboxes, steps
 from jobyard_sandbox_manager.supervisor import SandboxSupervisor
-from jobyard_sandbox_manager.watchdog import freeze
 from jobyard_store import ContainerState
 from jobyard_worker import Worker
 
@@ -26,7 +25,7 @@ def register(
 
     @worker.host_subscriber("pause", PauseSandbox, host)
     async def on_pause(msg: Envelope[PauseSandbox]) -> None:
-        await freeze(supervisor, docker, msg.job_id, msg.payload.reason)
+        await supervisor.freeze(msg.job_id, msg.payload.reason)
 
     @worker.host_subscriber("resume", ResumeSandbox, host)
     async def on_resume(msg: Envelope[ResumeSandbox]) -> None:

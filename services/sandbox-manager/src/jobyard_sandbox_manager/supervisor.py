@@ -19,22 +19,21 @@ from typing import Any
 
 from docker.errors import APIError, ImageNotFound
 
-from jobyard_contracts import FailureReason, JobStatus, Runtime
+from jobyard_contracts import FailureReason, JobStatus, PauseReason, Runtime, WireNames
 from jobyard_logging import bound
 from jobyard_sandbox_manager.adapters.disks import Disks
 from jobyard_sandbox_manager.adapters.docker_sandbox import ContainerStatus, DockerSandboxes
 from jobyard_sandbox_manager.adapters.inboxes import Inboxes
-from jobyard_sandbox_manager.domain import limits, sandboxes, steps
+from jobyard_sandbox_manager.domain import limits, pausing, sandboxes, steps
 from jobyard_sandbox_manager.domain.pausing import start_session
 from jobyard_sandbox_manager.domain.records import CgroupCounters, Record
-from jobyard_sandbox_manager.output_pump import OutputPump
+from jobyard_sandbox_manager.output_pump import OnRecord, OnTick, OutputPump
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
 from jobyard_store import (
     Change,
     ContainerState,
     Decide,
     JobDocument,
-    JobRepository,
     SandboxState,
     SshEndpoint,
 )
@@ -68,10 +67,6 @@ class SandboxSupervisor:
         # What converge last made of each container ("frozen", "thawed", "killed"): Docker is
         # only asked again when the wanted state changes, not on every tick.
         self._applied: dict[str, str] = {}
-
-    @property
-    def jobs(self) -> JobRepository:
-        return self._jobs
 
     @property
     def sandboxes_running(self) -> int:
@@ -172,7 +167,7 @@ class SandboxSupervisor:
         return self._worker.names.namespace
 
     @property
-    def _names(self) -> Any:
+    def _names(self) -> WireNames:
         return self._worker.names
 
     @staticmethod
@@ -223,7 +218,7 @@ class SandboxSupervisor:
             port = int(probe.getsockname()[1])
         return SshEndpoint(host=self._settings.ssh_host, port=port, username="sandbox")
 
-    def _tick(self, job_id: str) -> Any:
+    def _tick(self, job_id: str) -> OnTick:
         async def tick() -> None:
             kick = self._kicks.get(job_id)
             if kick is not None:
@@ -266,7 +261,7 @@ class SandboxSupervisor:
             await asyncio.to_thread(action, name)
             self._applied[job_id] = state
 
-    def _on_record(self, job_id: str) -> Any:
+    def _on_record(self, job_id: str) -> OnRecord:
         async def on_record(record: Record) -> None:
             if record.kind == "start":
                 await self._record_start(job_id, record)
@@ -344,14 +339,23 @@ class SandboxSupervisor:
 
     async def _fail_current_step(self, job_id: str, reason: FailureReason, detail: str) -> None:
         job = await self._jobs.get(job_id)
-        step = steps.step_in_progress(job) if job else None
-        requested = job is not None and job.sandbox is not None and step is None
-        if requested and job and job.sandbox and job.sandbox.state is SandboxState.REQUESTED:
-            step = job.sandbox.step_index
+        run = job.sandbox if job else None
+        if run is None or run.state is SandboxState.EXITED:
+            return
+        if run.state is SandboxState.REQUESTED:  # never handed over: it fails all the same
             await self.change(job_id, lambda j: steps.hand_to_runner(j, self._host))
-        if step is not None:
-            message = f"{limits.REASON_MESSAGES[reason]}: {detail}" if detail else ""
-            await self._finish_step(job_id, step, -1, reason, message)
+        message = f"{limits.REASON_MESSAGES[reason]}: {detail}" if detail else ""
+        await self._finish_step(job_id, run.step_index, -1, reason, message)
+
+    async def freeze(self, job_id: str, reason: PauseReason) -> None:
+        """Freeze the job's sandbox, then record the job paused (only once it really is frozen);
+        for its owner's pause and for a used-up session alike."""
+        job = await self._jobs.get(job_id)
+        if job is None or job.container is None or not pausing.pause_wanted(job, reason):
+            return
+        await asyncio.to_thread(self._docker.freeze, job.container.name)
+        now = datetime.now(UTC)
+        await self.change(job_id, lambda j: pausing.pause(j, reason, now))
 
     async def kill_for(self, job: JobDocument, facts: limits.ExitFacts) -> None:
         """End the step under way for a limit (its reason recorded first), killing the sandbox."""

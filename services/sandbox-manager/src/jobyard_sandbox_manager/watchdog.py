@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from jobyard_contracts import PauseReason
 from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
-from jobyard_sandbox_manager.domain import limits, pausing, sandboxes
+from jobyard_sandbox_manager.domain import limits, sandboxes
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
 from jobyard_sandbox_manager.supervisor import SandboxSupervisor
 from jobyard_store import JobDocument, JobRepository, SandboxState
@@ -42,7 +42,7 @@ class Watchdog:
             elif await self._fork_bomb(job):
                 await self._supervisor.kill_for(job, limits.ExitFacts(process_limit_hit=True))
             elif limits.session_exhausted(job, now, self._settings.session_seconds):
-                await freeze(self._supervisor, self._docker, job.id, PauseReason.SESSION_LIMIT)
+                await self._supervisor.freeze(job.id, PauseReason.SESSION_LIMIT)
             elif limits.hibernation_due(job, now, hibernate_after):
                 await self._supervisor.change(job.id, sandboxes.hibernate)
                 self._supervisor.kick(job.id)
@@ -55,15 +55,3 @@ class Watchdog:
         counters = await asyncio.to_thread(self._docker.counters, container.name)
         refused = counters.pids_limit_hits - run.pids_hits_at_start if counters else 0
         return refused >= self._settings.refused_forks_before_kill
-
-
-async def freeze(
-    supervisor: SandboxSupervisor, docker: DockerSandboxes, job_id: str, reason: PauseReason
-) -> None:
-    """Freeze the job's sandbox, then record the job paused (only once it really is frozen)."""
-    job = await supervisor.jobs.get(job_id)
-    if job is None or job.container is None or not pausing.pause_wanted(job, reason):
-        return
-    await asyncio.to_thread(docker.freeze, job.container.name)
-    now = datetime.now(UTC)
-    await supervisor.change(job_id, lambda j: pausing.pause(j, reason, now))

@@ -99,7 +99,7 @@ def test_paused_time_counts_neither_against_the_timeout_nor_the_session():
     resumed = pausing.resume(granted_resume(paused), T0 + timedelta(seconds=120)).job
     assert not limits.step_overdue(resumed, T0 + timedelta(seconds=125))
     assert limits.step_overdue(resumed, T0 + timedelta(seconds=131))
-    assert limits.session_used_seconds(resumed, T0 + timedelta(seconds=130)) == 30
+    assert resumed.session_used_seconds(T0 + timedelta(seconds=130)) == 30
     assert limits.session_exhausted(resumed, T0 + timedelta(seconds=130), default_budget=30)
 
 
@@ -109,7 +109,7 @@ def test_a_session_limit_pause_is_by_the_system_and_its_resume_starts_a_new_sess
     assert (paused.pause.by, paused.status) == ("system", JobStatus.PAUSED)
     resumed = pausing.resume(granted_resume(paused), T0 + timedelta(hours=3))
     assert resumed.job.session.number == 2
-    assert limits.session_used_seconds(resumed.job, T0 + timedelta(hours=3, seconds=5)) == 5
+    assert resumed.job.session_used_seconds(T0 + timedelta(hours=3, seconds=5)) == 5
 
 
 def test_hibernation_is_due_after_a_long_pause_and_requeues_the_interrupted_step():

@@ -151,22 +151,15 @@ class JobView(BaseModel):
                 state=container.state,
                 generation=container.generation,
                 session=job.session.number if job.session else None,
-                session_used_seconds=_session_used(job, now),
+                session_used_seconds=round(job.session_used_seconds(now), 3)
+                if job.session
+                else None,
             )
             if container
             else None,
             progress=Progress.of(job),
             plan=[StepView.of(s) for s in job.steps],
         )
-
-
-def _session_used(job: JobDocument, now: datetime) -> float | None:
-    session = job.session
-    if session is None:
-        return None
-    paused = job.paused_seconds_now(now) - session.paused_seconds_at_start
-    end = job.finished_at or now
-    return round(max((end - session.started_at).total_seconds() - paused, 0.0), 3)
 
 
 class LogsView(BaseModel):

@@ -190,11 +190,6 @@ class DockerSandboxes:
         with contextlib.suppress(NotFound):
             self._docker.api.remove_container(name, force=True)
 
-    def containers_of_host(self, namespace: str, host: str) -> list[str]:
-        labels = [f"jobyard.namespace={namespace}", f"jobyard.host={host}"]
-        found = self._docker.containers.list(all=True, filters={"label": labels})
-        return [c.name for c in found if c.name]
-
     def remove_job_containers(self, namespace: str, job_id: str) -> None:
         """Kill and remove every container of a job, whichever generation it was."""
         labels = [f"jobyard.namespace={namespace}", f"jobyard.job_id={job_id}"]

@@ -21,18 +21,10 @@ def step_overdue(job: JobDocument, now: datetime) -> bool:
     return now >= run.started_at + timedelta(seconds=timeout + paused)
 
 
-def session_used_seconds(job: JobDocument, now: datetime) -> float:
-    session = job.session
-    if session is None:
-        return 0.0
-    paused = job.paused_seconds_now(now) - session.paused_seconds_at_start
-    return max((now - session.started_at).total_seconds() - paused, 0.0)
-
-
 def session_exhausted(job: JobDocument, now: datetime, default_budget: float) -> bool:
     """A running job whose session used its execution budget pauses ("session limit")."""
     budget = job.resources.session_seconds or default_budget
-    return job.status is JobStatus.RUNNING and session_used_seconds(job, now) >= budget
+    return job.status is JobStatus.RUNNING and job.session_used_seconds(now) >= budget
 
 
 def hibernation_due(job: JobDocument, now: datetime, after: timedelta) -> bool:

@@ -12,7 +12,6 @@ from datetime import datetime
 from jobyard_contracts import FailureReason, RunStep, SandboxExited, SandboxStarted
 from jobyard_store import Change, JobDocument, SandboxRun, SandboxState
 
-STDERR_TAIL_LINES = 20
 _IN_PROGRESS = (SandboxState.STARTING, SandboxState.RUNNING)
 
 
