@@ -1,5 +1,15 @@
 """Jobyard's wire contracts: one envelope, versioned commands and events, and names."""
 
+from jobyard_contracts.agent import (
+    AgentDecided,
+    DecisionRequested,
+    InputReceived,
+    InputRequested,
+    MessagePosted,
+    PlanItem,
+    PlanUpdated,
+    ToolCall,
+)
 from jobyard_contracts.catalog import BY_TYPE, MESSAGES, parse_envelope, routing_key
 from jobyard_contracts.commands import (
     DeleteJob,
@@ -32,11 +42,13 @@ from jobyard_contracts.events import (
     StepStarted,
 )
 from jobyard_contracts.jobs import (
+    ACTIVE_STATUSES,
     FailureReason,
     JobKind,
     JobStatus,
     NetworkPolicy,
     PauseReason,
+    Planner,
     Resources,
     Runtime,
     StepSpec,
@@ -45,13 +57,18 @@ from jobyard_contracts.jobs import (
 from jobyard_contracts.routing import WireNames
 
 __all__ = [
+    "ACTIVE_STATUSES",
     "BY_TYPE",
     "MESSAGES",
     "TERMINAL_EVENTS",
+    "AgentDecided",
+    "DecisionRequested",
     "DeleteJob",
     "Envelope",
     "FailureReason",
     "HostCommand",
+    "InputReceived",
+    "InputRequested",
     "JobAdmitted",
     "JobCancelled",
     "JobCompleted",
@@ -64,10 +81,14 @@ __all__ = [
     "JobStatus",
     "JobStopped",
     "JobSubmitted",
+    "MessagePosted",
     "NetworkPolicy",
     "PauseReason",
     "PauseSandbox",
     "Payload",
+    "PlanItem",
+    "PlanUpdated",
+    "Planner",
     "ReleaseSandbox",
     "Resources",
     "ResumeJob",
@@ -83,6 +104,7 @@ __all__ = [
     "StepStarted",
     "StepStatus",
     "StopJob",
+    "ToolCall",
     "WireNames",
     "envelope_for",
     "parse_envelope",

@@ -5,6 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from jobyard_contracts.agent import (
+    AgentDecided,
+    DecisionRequested,
+    InputReceived,
+    InputRequested,
+    MessagePosted,
+    PlanUpdated,
+)
 from jobyard_contracts.commands import (
     DeleteJob,
     PauseSandbox,
@@ -58,6 +66,12 @@ MESSAGES: tuple[type[Payload], ...] = (
     SandboxHibernated,
     JobCancelled,
     ReleaseSandbox,
+    PlanUpdated,
+    DecisionRequested,
+    AgentDecided,
+    MessagePosted,
+    InputRequested,
+    InputReceived,
 )
 
 BY_TYPE: dict[str, type[Payload]] = {m.TYPE: m for m in MESSAGES}
@@ -70,11 +84,17 @@ def _unchanged(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 # (type, from_version) -> function turning that version's payload into the next version's.
-# v2 of these two only widened `reason` (new reasons a v1 consumer could not read): a v1
-# payload is already a valid v2 payload.
+# Every version so far only widened an enum or added optional fields (new values an older
+# consumer could not read): an older payload is already a valid newer one.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("sandbox.exited", 1): _unchanged,
+    ("sandbox.exited", 2): _unchanged,  # reasons: budget exhausted, planner error
     ("job.failed", 1): _unchanged,
+    ("job.failed", 2): _unchanged,  # reasons: budget exhausted, planner error
+    ("job.step.finished", 1): _unchanged,  # same reasons
+    ("job.submitted", 1): _unchanged,  # kind `agent`, instruction, chat, planner, ask steps
+    ("job.paused", 1): _unchanged,  # reason `waiting for input`
+    ("sandbox.pause", 1): _unchanged,  # same
 }
 
 

@@ -38,6 +38,7 @@ class PauseSandbox(HostCommand):
     """Freeze every process of the job's sandbox, memory kept."""
 
     TYPE: ClassVar[str] = "sandbox.pause"
+    VERSION: ClassVar[int] = 2
 
     reason: PauseReason = PauseReason.USER
 

@@ -12,6 +12,7 @@ from jobyard_contracts.jobs import (
     JobKind,
     NetworkPolicy,
     PauseReason,
+    Planner,
     Resources,
     Runtime,
     StepSpec,
@@ -19,18 +20,23 @@ from jobyard_contracts.jobs import (
 
 
 class JobSubmitted(Payload):
-    """A user submitted a job; it is stored as `pending` with its plan."""
+    """A user submitted a job; it is stored as `pending` with its plan (empty when a language
+    model is to make it)."""
 
     TYPE: ClassVar[str] = "job.submitted"
+    VERSION: ClassVar[int] = 2
 
     name: str = Field(description="The job's name as given by the user.")
     kind: JobKind = Field(description="Script job or agent job.")
     image: str = Field(description="Sandbox image the job runs in.")
     resources: Resources
-    steps: tuple[StepSpec, ...] = Field(min_length=1, description="The plan.")
+    steps: tuple[StepSpec, ...] = Field(description="The plan (or its outline, for a model).")
     stateful: bool = Field(default=False, description="Keeps /workspace across runs of the name.")
     persistent: bool = Field(default=False, description="Stays up, with SSH, until stopped.")
     network: NetworkPolicy = Field(default=NetworkPolicy.NONE, description="What it may reach.")
+    instruction: str = Field(default="", description="What an agent job is asked to do.")
+    chat_id: str | None = Field(default=None, description="The chat an agent job belongs to.")
+    planner: Planner | None = Field(default=None, description="Who plans an agent job.")
 
 
 class JobAdmitted(Payload):
@@ -64,7 +70,7 @@ class SandboxExited(Payload):
     """A step's process ended (on its own, or killed: timeout, memory, processes, disk)."""
 
     TYPE: ClassVar[str] = "sandbox.exited"
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
 
     step_index: int = Field(ge=0)
     exit_code: int = Field(description="Process exit code (128 + signal when killed).")
@@ -93,6 +99,7 @@ class StepFinished(Payload):
     """A step ended; `succeeded` tells whether the plan goes on."""
 
     TYPE: ClassVar[str] = "job.step.finished"
+    VERSION: ClassVar[int] = 2
 
     step_index: int = Field(ge=0)
     succeeded: bool
@@ -103,16 +110,18 @@ class StepFinished(Payload):
 
 
 class JobCompleted(Payload):
-    """Every step succeeded."""
+    """Every step succeeded (an agent job: its planner finished, with a summary)."""
 
     TYPE: ClassVar[str] = "job.completed"
+
+    summary: str = Field(default="", description="The agent's closing summary.")
 
 
 class JobFailed(Payload):
     """A step failed; the job ends with its exit code, reason and the tail of stderr."""
 
     TYPE: ClassVar[str] = "job.failed"
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
 
     exit_code: int | None = Field(default=None)
     reason: FailureReason
@@ -136,8 +145,11 @@ class JobPaused(Payload):
     """Every process of the job's sandbox is frozen with its memory."""
 
     TYPE: ClassVar[str] = "job.paused"
+    VERSION: ClassVar[int] = 2
 
-    by: str = Field(description="`user` (the owner asked) or `system` (a limit).")
+    by: str = Field(
+        description="`user` (the owner asked), `system` (a limit) or `agent` (awaits input)."
+    )
     reason: PauseReason
     message: str = ""
 

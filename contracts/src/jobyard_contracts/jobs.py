@@ -11,7 +11,9 @@ class JobStatus(StrEnum):
     """What a user sees. Terminal statuses never change again."""
 
     PENDING = "pending"
+    PLANNING = "planning"
     RUNNING = "running"
+    WAITING_FOR_INPUT = "waiting_for_input"
     COMPLETED = "completed"
     FAILED = "failed"
     STOPPED = "stopped"
@@ -28,9 +30,8 @@ class JobStatus(StrEnum):
         )
 
 
-_TERMINAL_STATUSES = frozenset(
-    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELLED}
-)
+ACTIVE_STATUSES: tuple[JobStatus, ...] = tuple(s for s in JobStatus if not s.is_terminal)
+"""Statuses of a job that holds (or waits for) a sandbox."""
 
 
 class StepStatus(StrEnum):
@@ -45,6 +46,14 @@ class StepStatus(StrEnum):
 
 class JobKind(StrEnum):
     SCRIPT = "script"
+    AGENT = "agent"
+
+
+class Planner(StrEnum):
+    """Who makes an agent job's plan: the user's explicit `steps`, or a language model."""
+
+    STEPS = "steps"
+    LLM = "llm"
 
 
 class FailureReason(StrEnum):
@@ -59,6 +68,8 @@ class FailureReason(StrEnum):
     STOPPED = "stopped by user"
     CANCELLED = "cancelled by user"
     SESSION_LIMIT = "session limit"
+    BUDGET_EXHAUSTED = "budget exhausted"
+    PLANNER_ERROR = "planner error"
 
 
 class PauseReason(StrEnum):
@@ -66,6 +77,7 @@ class PauseReason(StrEnum):
 
     USER = "paused by user"
     SESSION_LIMIT = "session limit"
+    INPUT = "waiting for input"
 
 
 class Runtime(StrEnum):
@@ -103,10 +115,14 @@ class Resources(BaseModel):
 
 
 class StepSpec(BaseModel):
-    """One step of a plan: what to run. A script job is a one-step plan."""
+    """One step of a plan: a script to run, a question to ask, or (for the LLM planner) an
+    instruction to work out. A script job is a one-step plan."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     index: int = Field(ge=0, description="Position in the plan, from 0.")
     title: str = Field(description="Short human title shown in the plan.")
-    script: str = Field(description="Bash script run as the step's process.")
+    script: str = Field(default="", description="Bash script run as the step's process.")
+    instruction: str = Field(default="", description="What the planner should do in this step.")
+    ask: str = Field(default="", description="A question the job asks its owner at this step.")
+    choices: tuple[str, ...] = Field(default=(), description="Suggested answers to `ask`.")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from jobyard.errors import BY_STATUS, JobyardError
+from jobyard.steps import StepInput, step_body
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 
@@ -64,6 +66,52 @@ def create(
     return Call("POST", "/v1/jobs", json=body)
 
 
+def start_agent(
+    instruction: str,
+    *,
+    steps: Sequence[StepInput] | None,
+    chat_id: str | None,
+    name: str | None,
+    vcpus: int,
+    memory_mb: int,
+    image: str,
+    network: str,
+    env: dict[str, str] | None,
+    timeout: int | None,
+    session_seconds: int | None,
+    disk_mb: int | None,
+) -> Call:
+    """`POST /v1/jobs` of an agent job; options left at None are left to the server."""
+    body: dict[str, Any] = {
+        "kind": "agent",
+        "instruction": instruction,
+        "vcpus": vcpus,
+        "memory_mb": memory_mb,
+        "image": image,
+        "network": network,
+        "env": env or {},
+    }
+    optional = {
+        "steps": [step_body(s) for s in steps] if steps else None,
+        "chat_id": chat_id,
+        "name": name,
+        "timeout": timeout,
+        "session_seconds": session_seconds,
+        "disk_mb": disk_mb,
+    }
+    body |= {k: v for k, v in optional.items() if v is not None}
+    return Call("POST", "/v1/jobs", json=body)
+
+
+def post_message(job_id: str, text: str, reply_to: str | None = None) -> Call:
+    body = {"text": text} | ({"reply_to": reply_to} if reply_to is not None else {})
+    return Call("POST", f"/v1/jobs/{job_id}/messages", json=body)
+
+
+def messages(job_id: str) -> Call:
+    return Call("GET", f"/v1/jobs/{job_id}/messages")
+
+
 def logs(job_id: str, *, tail: int | None = None, after_seq: int | None = None) -> Call:
     params = {k: v for k, v in {"tail": tail, "after_seq": after_seq}.items() if v is not None}
     return Call("GET", f"/v1/jobs/{job_id}/logs", params=params)
@@ -74,9 +122,17 @@ def action(job_id: str, verb: str) -> Call:
     return Call("POST", f"/v1/jobs/{job_id}/{verb}")
 
 
-def listing(status: str | None, name: str | None, limit: int, offset: int) -> Call:
+def listing(
+    status: str | None,
+    name: str | None,
+    limit: int,
+    offset: int,
+    kind: str | None = None,
+    chat_id: str | None = None,
+) -> Call:
     params: dict[str, Any] = {"limit": limit, "offset": offset}
-    params |= {k: v for k, v in {"status": status, "name": name}.items() if v is not None}
+    filters = {"status": status, "name": name, "kind": kind, "chat_id": chat_id}
+    params |= {k: v for k, v in filters.items() if v is not None}
     return Call("GET", "/v1/jobs", params=params)
 
 

@@ -1,102 +1,39 @@
 """`jobyard`: the command line of the SDK. Human output by default, `--json` for scripts.
 
 Reads `JOBYARD_API_KEY` and `JOBYARD_BASE_URL` (and `JOBYARD_ADMIN_TOKEN` for `users create`).
+Agent jobs have their own commands, `jobyard agent ...` (`cli_agent.py`).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console
 from rich.table import Table
 
+from jobyard._cli import (
+    EnvOption,
+    JobId,
+    JsonOption,
+    client,
+    describe,
+    emit,
+    err,
+    errors_as_messages,
+    out,
+    parse_env,
+)
+from jobyard.cli_agent import agent
 from jobyard.client import Jobyard, create_user
-from jobyard.errors import JobyardError
-from jobyard.models import Image, Job
+from jobyard.models import Job
 
 app = typer.Typer(help="Run long jobs in Jobyard sandboxes.", no_args_is_help=True)
 users = typer.Typer(help="Users and API keys (operators).", no_args_is_help=True)
 app.add_typer(users, name="users")
-out = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-JobId = Annotated[str, typer.Argument(help="The job's id.")]
-
-
-@contextmanager
-def errors_as_messages() -> Iterator[None]:
-    """A refused request is a one-line message and exit code 1, not a traceback."""
-    try:
-        yield
-    except JobyardError as exc:
-        detail = "".join(f"\n  {e['field']}: {e['message']}" for e in getattr(exc, "errors", []))
-        err.print(f"[red]error:[/red] {exc.message}{detail}")
-        raise typer.Exit(1) from None
-
-
-def client() -> Jobyard:
-    with errors_as_messages():
-        return Jobyard()
-
-
-def emit(
-    value: BaseModel | list[Job] | list[Image] | dict[str, Any],
-    as_json: bool,
-    human: Callable[[], None],
-) -> None:
-    if not as_json:
-        human()
-        return
-    if isinstance(value, BaseModel):
-        data: Any = value.model_dump(mode="json")
-    elif isinstance(value, list):
-        data = [v.model_dump(mode="json") for v in value]
-    else:
-        data = value
-    out.print_json(json.dumps(data))
-
-
-def describe(job: Job) -> None:
-    colour = {
-        "completed": "green",
-        "failed": "red",
-        "stopped": "yellow",
-        "cancelled": "yellow",
-        "paused": "magenta",
-    }.get(job.status, "cyan")
-    out.print(f"[bold]{job.id}[/bold]  {job.name}  [{colour}]{job.status}[/{colour}]")
-    details = (
-        f"vcpus {job.vcpus}, memory {job.memory_mb} MB, created {job.created_at:%Y-%m-%d %H:%M:%S}"
-    )
-    if job.duration_seconds is not None:
-        details += f", ran {job.duration_seconds:.1f}s"
-    out.print(f"  {details}")
-    if job.exit_code is not None:
-        out.print(f"  exit code {job.exit_code}" + (f" ({job.reason})" if job.reason else ""))
-    if job.status == "failed" and job.stderr_tail:
-        out.print("  stderr tail:")
-        for line in job.stderr_tail.splitlines():
-            out.print(f"    {line}", markup=False, highlight=False)
-
-
-def parse_env(pairs: list[str]) -> dict[str, str]:
-    env = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--env")
-        env[name] = value
-    return env
+app.add_typer(agent, name="agent")
 
 
 @app.command()
@@ -110,7 +47,7 @@ def create(
     ] = None,
     vcpus: Annotated[int, typer.Option(help="CPU cores.")] = 1,
     memory_mb: Annotated[int, typer.Option("--memory-mb", help="Memory limit in MB.")] = 512,
-    env: Annotated[list[str], typer.Option("--env", "-e", help="NAME=VALUE, repeatable.")] = [],  # noqa: B006
+    env: EnvOption = [],  # noqa: B006
     timeout: Annotated[int | None, typer.Option(help="Seconds before the job is stopped.")] = None,
     stateful: Annotated[
         bool, typer.Option(help="Keep /workspace between runs of this name.")
@@ -172,26 +109,26 @@ def wait_with_progress(jobyard: Jobyard, job: Job, quiet: bool) -> Job:
 def list_jobs(
     status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
     name: Annotated[str | None, typer.Option(help="Only jobs of this name.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only script or agent jobs.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
     as_json: JsonOption = False,
 ) -> None:
     """Your jobs, newest first."""
     with errors_as_messages():
-        jobs = client().jobs.list(status=status, name=name, limit=limit)
+        jobs = client().jobs.list(status=status, name=name, limit=limit, kind=kind)
 
     def table() -> None:
         grid = Table()
         grid.add_column("id", no_wrap=True, min_width=24)
-        for title in ("name", "status", "progress", "duration", "created"):
+        for title in ("name", "kind", "status", "progress", "duration", "created"):
             grid.add_column(title)
         for job in jobs:
             progress = (
                 f"{job.progress.completed_steps}/{job.progress.total_steps}" if job.progress else ""
             )
             duration = f"{job.duration_seconds:.1f}s" if job.duration_seconds is not None else ""
-            grid.add_row(
-                job.id, job.name, job.status, progress, duration, f"{job.created_at:%Y-%m-%d %H:%M}"
-            )
+            created = f"{job.created_at:%Y-%m-%d %H:%M}"
+            grid.add_row(job.id, job.name, job.kind, job.status, progress, duration, created)
         out.print(grid)
 
     emit(jobs, as_json, table)

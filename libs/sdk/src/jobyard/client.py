@@ -1,4 +1,5 @@
-"""`Jobyard` and `AsyncJobyard`: the same surface, blocking and asyncio.
+"""`Jobyard` and `AsyncJobyard`: the same surface, blocking and asyncio (`client.jobs`,
+`client.agent_jobs` from `agent_jobs.py`, `client.images`).
 
 Both build their requests with `_requests` and parse answers with `_parse`, so they differ only
 in how they send and sleep.
@@ -15,6 +16,7 @@ import httpx
 
 from jobyard import _requests as rq
 from jobyard import keys
+from jobyard.agent_jobs import AgentJobs, AsyncAgentJobs
 from jobyard.models import Deleted, Image, Job, Logs, SshInfo, Status, User
 
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -141,9 +143,15 @@ class Jobs:
             time.sleep(poll_interval)
 
     def list(
-        self, status: str | None = None, name: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        status: str | None = None,
+        name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Job]:
-        body = self._send(rq.listing(status, name, limit, offset))
+        """Your jobs, newest first; `kind` is "script" or "agent"."""
+        body = self._send(rq.listing(status, name, limit, offset, kind=kind))
         return [Job.model_validate(job) for job in body["jobs"]]
 
     def ssh(self, job_id: str) -> SshInfo:
@@ -274,9 +282,14 @@ class AsyncJobs:
             await asyncio.sleep(poll_interval)
 
     async def list(
-        self, status: str | None = None, name: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        status: str | None = None,
+        name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
     ) -> list[Job]:
-        body = await self._send(rq.listing(status, name, limit, offset))
+        body = await self._send(rq.listing(status, name, limit, offset, kind=kind))
         return [Job.model_validate(job) for job in body["jobs"]]
 
     async def ssh(self, job_id: str) -> SshInfo:
@@ -332,6 +345,7 @@ class Jobyard:
             base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=TIMEOUT
         )
         self.jobs = Jobs(self._http)
+        self.agent_jobs = AgentJobs(self.jobs)
         self.images = Images(self.jobs._send)
 
     def close(self) -> None:
@@ -353,6 +367,7 @@ class AsyncJobyard:
             base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=TIMEOUT
         )
         self.jobs = AsyncJobs(self._http)
+        self.agent_jobs = AsyncAgentJobs(self.jobs)
         self.images = AsyncImages(self.jobs._send)
 
     async def aclose(self) -> None:

@@ -7,8 +7,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Status = Literal["pending", "running", "paused", "completed", "failed", "stopped", "cancelled"]
+Status = Literal[
+    "pending",
+    "planning",
+    "running",
+    "waiting_for_input",
+    "paused",
+    "completed",
+    "failed",
+    "stopped",
+    "cancelled",
+]
 FINISHED: frozenset[str] = frozenset({"completed", "failed", "stopped", "cancelled"})
+Kind = Literal["script", "agent"]
 
 
 class _Model(BaseModel):
@@ -16,16 +27,50 @@ class _Model(BaseModel):
 
 
 class Step(_Model):
+    """One item of a job's plan: pending, dispatched, running, completed or failed."""
+
     index: int
     title: str
     status: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
     exit_code: int | None = None
     reason: str | None = None
+    message: str = ""
+    output_tail: str = ""
+
+
+class TimelineStep(Step):
+    """A finished step of an agent job; `command` is what an LLM planner ran for it."""
+
+    command: str | None = None
 
 
 class Progress(_Model):
+    current_step: int | None = None
+    """Index (from 0) of the step under way, None when none is."""
     completed_steps: int
     total_steps: int
+
+
+class Prompt(_Model):
+    """The question an agent job waits on; any message answers it."""
+
+    id: str
+    question: str
+    choices: list[str] = []
+    asked_at: datetime
+
+
+class Message(_Model):
+    """One message of an agent job's conversation; `reply_to` is the prompt it answers."""
+
+    id: str
+    role: Literal["user", "agent"]
+    text: str
+    at: datetime
+    reply_to: str | None = None
 
 
 class Job(_Model):
@@ -52,6 +97,19 @@ class Job(_Model):
     network: str = "none"
     progress: Progress | None = None
     plan: list[Step] = []
+    kind: Kind = "script"
+    title: str = ""
+    instruction: str = ""
+    """What an agent job was asked to do ("" for script jobs)."""
+    chat_id: str | None = None
+    planner: Literal["steps", "llm"] | None = None
+    """Who plans an agent job: its explicit `steps`, or a language model."""
+    timeline: list[TimelineStep] = []
+    prompt: Prompt | None = None
+    """The question the job waits on, None when it waits on none."""
+    messages: list[Message] = []
+    """The last 20 messages; `agent_jobs.messages(id)` returns all of them."""
+    summary: str = ""
 
     @property
     def finished(self) -> bool:

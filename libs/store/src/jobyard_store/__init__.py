@@ -8,6 +8,14 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from jobyard_settings import InfraSettings
+from jobyard_store.conversation import (
+    ChatMessage,
+    PlannerState,
+    Prompt,
+    TodoItem,
+    ToolCallState,
+    Turn,
+)
 from jobyard_store.documents import (
     ContainerState,
     JobDocument,
@@ -42,6 +50,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
 __all__ = [
     "Applied",
     "Change",
+    "ChatMessage",
     "ContainerState",
     "Decide",
     "HostRegistry",
@@ -53,6 +62,8 @@ __all__ = [
     "LogLine",
     "LogStore",
     "PauseInfo",
+    "PlannerState",
+    "Prompt",
     "SandboxContainer",
     "SandboxImage",
     "SandboxRun",
@@ -61,6 +72,9 @@ __all__ = [
     "SshEndpoint",
     "StepState",
     "Stream",
+    "TodoItem",
+    "ToolCallState",
+    "Turn",
     "connect",
     "ensure_indexes",
 ]

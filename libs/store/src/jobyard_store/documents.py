@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,10 +22,12 @@ from jobyard_contracts import (
     JobStatus,
     NetworkPolicy,
     PauseReason,
+    Planner,
     Resources,
     Runtime,
     StepStatus,
 )
+from jobyard_store.conversation import ChatMessage, PlannerState, Prompt, TodoItem
 
 
 class SandboxState(StrEnum):
@@ -39,7 +42,11 @@ class StepState(BaseModel):
 
     index: int
     title: str
-    script: str
+    script: str = ""
+    ask: str = Field(default="", description="An explicit step's question to the owner.")
+    choices: list[str] = Field(default_factory=list)
+    command: str | None = Field(default=None, description="What the planner ran (LLM steps).")
+    tool_call_id: str | None = Field(default=None, description="The planner's call it serves.")
     status: StepStatus = StepStatus.PENDING
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -168,6 +175,14 @@ class JobDocument(BaseModel):
         default=None, description="Set when a user deletes the job: from then on it is a 404."
     )
     deletion_announced: bool = False
+    instruction: str = Field(default="", description="What an agent job is asked to do.")
+    chat_id: str | None = None
+    planner: Planner | None = Field(default=None, description="Set for agent jobs.")
+    todo: list[TodoItem] = Field(default_factory=list, description="An LLM planner's plan.")
+    messages: list[ChatMessage] = Field(default_factory=list)
+    prompt: Prompt | None = Field(default=None, description="The question the job waits on.")
+    planner_state: PlannerState | None = None
+    summary: str = Field(default="", description="The agent's closing summary.")
     correlation_id: str
     version: int = 0
     sequence: int = Field(default=0, description="Sequence number of the job's last event.")
@@ -184,6 +199,15 @@ class JobDocument(BaseModel):
         paused = self.paused_seconds_now(now) - self.session.paused_seconds_at_start
         end = self.finished_at or now
         return max((end - self.session.started_at).total_seconds() - paused, 0.0)
+
+    def with_message(
+        self, role: Literal["user", "agent"], text: str, at: datetime, reply_to: str | None = None
+    ) -> tuple[JobDocument, ChatMessage]:
+        """A copy of the job with a message appended (ids count up within the job)."""
+        message = ChatMessage(
+            id=f"msg-{len(self.messages) + 1}", role=role, text=text, at=at, reply_to=reply_to
+        )
+        return self.model_copy(update={"messages": [*self.messages, message]}), message
 
     def step(self, index: int) -> StepState:
         return self.steps[index]

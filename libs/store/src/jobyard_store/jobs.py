@@ -58,6 +58,7 @@ class JobRepository:
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
         await self.collection.create_index([("user_id", ASCENDING), ("status", ASCENDING)])
+        await self.collection.create_index([("user_id", ASCENDING), ("chat_id", ASCENDING)])
         await self.collection.create_index([("sandbox.host", ASCENDING), ("sandbox.state", 1)])
         await self.collection.create_index([("container.host", ASCENDING), ("container.state", 1)])
         await self.collection.create_index([("outbox.added_at", ASCENDING)])

@@ -10,7 +10,7 @@ from jobyard_worker import Worker
 def create_worker(settings: AgentSettings | None = None) -> Worker:
     settings = settings or AgentSettings()
     worker = Worker("agent", settings.infra)
-    handlers.register(worker)
+    handlers.register(worker, settings.planner)
     return worker
 
 

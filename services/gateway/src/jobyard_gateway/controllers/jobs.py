@@ -15,7 +15,7 @@ from litestar.status_codes import (
     HTTP_201_CREATED,
 )
 
-from jobyard_contracts import JobStatus
+from jobyard_contracts import ACTIVE_STATUSES, JobStatus
 from jobyard_gateway.adapters.users import User
 from jobyard_gateway.domain.commands import (
     NotAllowedError,
@@ -32,9 +32,6 @@ from jobyard_messaging import OutboxRelay
 from jobyard_store import Change, ImageRegistry, JobDocument, JobRepository, LogStore
 
 COMMAND_WAIT_SECONDS = 10.0
-
-
-ACTIVE = [JobStatus.PENDING, JobStatus.RUNNING, JobStatus.PAUSED]
 
 
 async def owned_job(jobs: JobRepository, job_id: str, user: User) -> JobDocument:
@@ -93,7 +90,7 @@ class JobController(Controller):
         if problems:
             raise invalid_fields(problems)
         active = await jobs.count(
-            {"user_id": request.user.id, "deleted_at": None, "status": {"$in": ACTIVE}}
+            {"user_id": request.user.id, "deleted_at": None, "status": {"$in": list(ACTIVE_STATUSES)}}
         )
         if active >= limits.max_active_jobs_per_user:
             raise QuotaExceededException(

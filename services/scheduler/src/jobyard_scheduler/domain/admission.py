@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from jobyard_contracts import JobAdmitted
+from jobyard_contracts import ACTIVE_STATUSES, JobAdmitted
 from jobyard_store import Change, HostReport, JobDocument
 
 
@@ -74,6 +74,6 @@ def waiting_to_resume_query(user_id: str | None = None) -> dict[str, object]:
 
 
 ACTIVE_PLACED_QUERY: dict[str, object] = {
-    "status": {"$in": ["pending", "running", "paused"]},
+    "status": {"$in": [status.value for status in ACTIVE_STATUSES]},
     "host": {"$ne": None},
 }
