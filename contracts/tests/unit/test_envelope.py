@@ -31,7 +31,7 @@ def test_round_trip_through_json_keeps_type_and_payload():
     parsed = parse_envelope(envelope.model_dump(mode="json"))
     assert parsed == envelope
     assert parsed.type == "job.failed"
-    assert parsed.version == 2
+    assert parsed.version == JobFailed.VERSION
     assert isinstance(parsed.payload, JobFailed)
 
 
@@ -56,7 +56,7 @@ def test_an_unknown_optional_field_of_a_known_version_is_ignored_but_unknown_typ
 def test_a_v1_message_is_upcast_to_the_current_version():
     raw = make().model_dump(mode="json")
     parsed = parse_envelope({**raw, "version": 1})
-    assert (parsed.version, parsed.payload.reason) == (2, FailureReason.EXIT_CODE)
+    assert (parsed.version, parsed.payload.reason) == (JobFailed.VERSION, FailureReason.EXIT_CODE)
 
 
 def test_sequence_starts_at_one():

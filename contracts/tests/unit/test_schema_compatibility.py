@@ -51,11 +51,11 @@ def test_adding_an_optional_field_is_compatible():
 
 def test_check_reports_an_incompatible_change_against_committed_files(tmp_path):
     write(tmp_path)
-    path = tmp_path / "job.failed.v2.json"
+    path = tmp_path / "job.failed.v3.json"
     published = json.loads(path.read_text())
     payload_of(published)["properties"]["legacy"] = {"type": "string"}
     path.write_text(json.dumps(published))
-    assert "job.failed v2: field 'legacy' removed" in check_against(tmp_path)
+    assert "job.failed v3: field 'legacy' removed" in check_against(tmp_path)
 
 
 def test_a_new_enum_value_is_incompatible():

@@ -33,7 +33,8 @@ def render(job: Job) -> RenderableType:
         parts += [Text("plan", style="bold"), *(plan_line(item) for item in job.plan)]
     if output := latest_output(job):
         lines = output.rstrip("\n").splitlines()[-OUTPUT_LINES:]
-        parts += [Text("output", style="bold"), Text("\n".join(lines), style="dim")]
+        shown = "\n".join(f"  {line}" for line in lines)
+        parts += [Text("output", style="bold"), Text(shown, style="dim")]
     if job.messages:
         parts += [Text("messages", style="bold"), *map(message_line, job.messages[-MESSAGES:])]
     if job.prompt is not None and not job.finished:

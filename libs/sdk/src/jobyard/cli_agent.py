@@ -5,6 +5,7 @@ pause, resume, cancel and status are the top-level commands, which serve every j
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -142,13 +143,19 @@ def live(jobyard: Jobyard, job_id: str) -> Job:
             if job.prompt is None or job.finished or job.prompt.id in asked:
                 continue
             asked.add(job.prompt.id)
-            view.stop()
+            stop(view)
             reply(jobyard, job_id, job.prompt)
             view = Live(console=out, auto_refresh=False)
             view.start()
     finally:
-        view.stop()
+        stop(view)
     return job
+
+
+def stop(view: Live) -> None:
+    view.stop()
+    if not out.is_terminal:  # rich ends a live view with a new line only on terminals
+        out.line()
 
 
 def reply(jobyard: Jobyard, job_id: str, prompt: Prompt) -> None:
@@ -170,6 +177,8 @@ def read_answer(prompt: Prompt) -> str | None:
             line = out.input(f"[bold]answer[/bold] ({hint}): ")
         except EOFError:
             return None
+        if not sys.stdin.isatty():
+            out.print(line, markup=False, highlight=False)  # what a terminal would have echoed
         if line.strip():
             return _agent.resolve_answer(line, prompt.choices)
 

@@ -21,7 +21,10 @@ from pymongo import AsyncMongoClient
 from jobyard import Jobyard
 from jobyard_settings import InfraSettings
 from jobyard_testing.cleanup import delete_namespace_sync
+from jobyard_testing.model_server import MODEL_API_KEY, ModelServer, model_server
 from jobyard_testing.stack import SERVICES, Stack
+
+__all__ = ["model_server"]  # a fixture of this plugin, defined beside its server
 
 MONGO_STANDIN = "mongodb://127.0.0.1:27017/?directConnection=true"
 REQUIRED = {"RabbitMQ": 5672, "NATS": 4222}
@@ -80,9 +83,14 @@ def docker_available() -> None:
 
 @pytest.fixture(scope="session")
 def stack(
-    infra_env: dict[str, str], docker_available: None, tmp_path_factory: pytest.TempPathFactory
+    infra_env: dict[str, str],
+    docker_available: None,
+    model_server: ModelServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    """Every service as its own process, started once per test session."""
+    """Every service as its own process, started once per test session; the agent's planner
+    talks to the scripted model server (quick retries and small budgets, so that failures
+    and exhausted budgets show within a test)."""
     log_dir = Path(os.environ.get("JOBYARD_TEST_LOGS", tmp_path_factory.mktemp("stack-logs")))
     log_dir.mkdir(parents=True, exist_ok=True)
     state_dir = tmp_path_factory.mktemp("sandbox-state")
@@ -98,6 +106,15 @@ def stack(
             "JOBYARD_SANDBOX_DISK_MB": "1024",
             "JOBYARD_LIMITS_MAX_ACTIVE_JOBS_PER_USER": "8",
             "JOBYARD_GATEWAY_ADMIN_TOKEN": secrets.token_urlsafe(24),
+            "JOBYARD_LLM_BASE_URL": model_server.base_url,
+            "JOBYARD_LLM_MODEL": "scripted",
+            "JOBYARD_LLM_API_KEY": MODEL_API_KEY,
+            "JOBYARD_LLM_TIMEOUT_SECONDS": "3",
+            "JOBYARD_LLM_ATTEMPTS": "3",
+            "JOBYARD_LLM_BACKOFF_SECONDS": "0.2",
+            "JOBYARD_LLM_BACKOFF_MAX_SECONDS": "1",
+            "JOBYARD_LLM_MAX_MODEL_CALLS": "12",
+            "JOBYARD_LLM_MAX_COMMANDS_PER_STEP": "4",
         },
         log_dir=log_dir,
     )

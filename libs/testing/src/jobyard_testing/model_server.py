@@ -25,6 +25,8 @@ import pytest
 
 from jobyard_testing.stack import free_port
 
+MODEL_API_KEY = "test-key-never-logged"
+
 
 def unique_key(prefix: str = "scenario") -> str:
     """A scenario key no other test uses (the server is shared by the session)."""
@@ -133,6 +135,7 @@ class ModelServer:
 
 @pytest.fixture(scope="session")
 def model_server() -> Iterator[ModelServer]:
-    """The model stand-in, one process for the session; use a `unique_key()` per test."""
-    with ModelServer.start() as server:
+    """The model stand-in, one process for the session; use a `unique_key()` per test. It
+    demands `MODEL_API_KEY`, so a planner that does not send its key fails."""
+    with ModelServer.start(api_key=MODEL_API_KEY) as server:
         yield server

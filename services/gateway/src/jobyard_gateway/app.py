@@ -18,11 +18,13 @@ from litestar.openapi import OpenAPIConfig
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from jobyard_gateway.adapters.chats import ChatRegistry
 from jobyard_gateway.adapters.users import UserStore
 from jobyard_gateway.auth import authentication
 from jobyard_gateway.controllers.health import healthz, readyz
 from jobyard_gateway.controllers.images import get_image, list_images
 from jobyard_gateway.controllers.jobs import JobController
+from jobyard_gateway.controllers.messages import MessageController
 from jobyard_gateway.controllers.users import create_user
 from jobyard_gateway.errors import bad_request
 from jobyard_gateway.settings import GatewaySettings
@@ -43,9 +45,10 @@ class Adapters:
     users: UserStore
     images: ImageRegistry
     relay: OutboxRelay
+    chats: ChatRegistry
 
 
-ADAPTER_NAMES = ("jobs", "logs", "relay", "db", "broker", "users", "images")
+ADAPTER_NAMES = ("jobs", "logs", "relay", "db", "broker", "users", "images", "chats")
 
 
 def build_adapters(settings: GatewaySettings) -> Adapters:
@@ -56,7 +59,17 @@ def build_adapters(settings: GatewaySettings) -> Adapters:
     relay = OutboxRelay(
         EnvelopePublisher(broker, Topology(settings.infra.names)), jobs, None, settings.infra.names
     )
-    return Adapters(mongo, db, broker, jobs, LogStore(db), UserStore(db), ImageRegistry(db), relay)
+    return Adapters(
+        mongo,
+        db,
+        broker,
+        jobs,
+        LogStore(db),
+        UserStore(db),
+        ImageRegistry(db),
+        relay,
+        ChatRegistry(db, jobs),
+    )
 
 
 def create_app(settings: GatewaySettings | None = None) -> Litestar:
@@ -84,12 +97,17 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         return Provide(provide, use_cache=True, sync_to_thread=False)
 
     return Litestar(
-        route_handlers=[JobController, list_images, get_image, create_user, healthz, readyz],
+        route_handlers=[
+            JobController,
+            MessageController,
+            list_images,
+            get_image,
+            create_user,
+            healthz,
+            readyz,
+        ],
         dependencies={
-            **{
-                name: adapter(name)
-                for name in ("jobs", "logs", "relay", "db", "broker", "users", "images")
-            },
+            **{name: adapter(name) for name in ADAPTER_NAMES},
             "limits": Provide(lambda: settings.limits, use_cache=True, sync_to_thread=False),
             "admin_token": Provide(
                 lambda: settings.admin_token, use_cache=True, sync_to_thread=False

@@ -2,7 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from jobyard_contracts import JobStatus
-from jobyard_gateway.domain.job_requests import CreateJob, limit_violations, plan_script_job
+from jobyard_gateway.domain.job_requests import CreateJob, limit_violations, plan_job
 from jobyard_gateway.settings import JobLimits
 
 pytestmark = pytest.mark.unit
@@ -22,7 +22,7 @@ def test_env_names_must_be_valid_shell_identifiers():
 
 def test_a_script_job_is_a_one_step_plan_and_its_event_holds_no_env_values():
     request = CreateJob(name="a", script="echo hi", env={"TOKEN": "secret"}, timeout=5)
-    job, submitted = plan_script_job(request, "usr_1")
+    job, submitted = plan_job(request, "usr_1")
     assert job.status is JobStatus.PENDING
     assert len(job.steps) == 1
     assert job.steps[0].script == "echo hi"

@@ -242,7 +242,7 @@ class SandboxSupervisor:
             # Hibernated or over: the pump drains what is left, then the container goes.
             await self._make(job_id, "killed", self._docker.kill, name)
             return
-        if job.status is JobStatus.PAUSED:
+        if job.status is JobStatus.PAUSED or job.pause is not None:
             await self._make(job_id, "frozen", self._docker.freeze, name)
             return
         await self._make(job_id, "thawed", self._docker.thaw, name)
@@ -354,8 +354,10 @@ class SandboxSupervisor:
         if job is None or job.container is None or not pausing.pause_wanted(job, reason):
             return
         await asyncio.to_thread(self._docker.freeze, job.container.name)
+        self._applied[job_id] = "frozen"
         now = datetime.now(UTC)
         await self.change(job_id, lambda j: pausing.pause(j, reason, now))
+        self.kick(job_id)  # no longer wanted meanwhile (e.g. answered): converge thaws it
 
     async def kill_for(self, job: JobDocument, facts: limits.ExitFacts) -> None:
         """End the step under way for a limit (its reason recorded first), killing the sandbox."""

@@ -15,7 +15,8 @@ from litestar.status_codes import (
     HTTP_201_CREATED,
 )
 
-from jobyard_contracts import ACTIVE_STATUSES, JobStatus
+from jobyard_contracts import ACTIVE_STATUSES, JobKind, JobStatus
+from jobyard_gateway.adapters.chats import ChatBusyError, ChatRegistry
 from jobyard_gateway.adapters.users import User
 from jobyard_gateway.domain.commands import (
     NotAllowedError,
@@ -24,7 +25,7 @@ from jobyard_gateway.domain.commands import (
     request_resume,
     request_stop,
 )
-from jobyard_gateway.domain.job_requests import CreateJob, limit_violations, plan_script_job
+from jobyard_gateway.domain.job_requests import CreateJob, limit_violations, plan_job
 from jobyard_gateway.domain.views import JobList, JobView, LogsView, SshView
 from jobyard_gateway.errors import ConflictException, QuotaExceededException, invalid_fields
 from jobyard_gateway.settings import JobLimits
@@ -81,8 +82,10 @@ class JobController(Controller):
         relay: NamedDependency[OutboxRelay],
         limits: NamedDependency[JobLimits],
         images: NamedDependency[ImageRegistry],
+        chats: NamedDependency[ChatRegistry],
     ) -> JobView:
-        """Submit a script job. It is stored `pending` and announced in the same write."""
+        """Submit a script job or an agent job. It is stored `pending` and announced in the same
+        write. An agent job in a chat that has an active job is a 409 naming that job."""
         problems = limit_violations(data, limits)
         if await images.get(data.image) is None:
             offered = ", ".join(image.name for image in await images.available()) or "none yet"
@@ -90,14 +93,23 @@ class JobController(Controller):
         if problems:
             raise invalid_fields(problems)
         active = await jobs.count(
-            {"user_id": request.user.id, "deleted_at": None, "status": {"$in": list(ACTIVE_STATUSES)}}
+            {
+                "user_id": request.user.id,
+                "deleted_at": None,
+                "status": {"$in": list(ACTIVE_STATUSES)},
+            }
         )
         if active >= limits.max_active_jobs_per_user:
             raise QuotaExceededException(
                 f"you have {active} pending or running jobs, the most allowed is "
                 f"{limits.max_active_jobs_per_user}; wait for some to finish or stop them"
             )
-        job, submitted = plan_script_job(data, request.user.id)
+        job, submitted = plan_job(data, request.user.id)
+        if job.chat_id is not None:
+            try:
+                await chats.claim(request.user.id, job.chat_id, job.id)
+            except ChatBusyError as exc:
+                raise ConflictException(str(exc)) from None
         applied = await jobs.create(job, [submitted])
         await relay.deliver(applied)
         return JobView.of(applied.job)
@@ -109,6 +121,8 @@ class JobController(Controller):
         jobs: NamedDependency[JobRepository],
         status: Annotated[JobStatus | None, Parameter(description="Only this status.")] = None,
         name: Annotated[str | None, Parameter(description="Only jobs of this name.")] = None,
+        kind: Annotated[JobKind | None, Parameter(description="Only this kind.")] = None,
+        chat_id: Annotated[str | None, Parameter(description="Only this chat's jobs.")] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0)] = 0,
     ) -> JobList:
@@ -118,6 +132,10 @@ class JobController(Controller):
             query["status"] = status
         if name is not None:
             query["name"] = name
+        if kind is not None:
+            query["kind"] = kind
+        if chat_id is not None:
+            query["chat_id"] = chat_id
         found = await jobs.find(query, sort=[("created_at", -1)], limit=limit, skip=offset)
         return JobList(jobs=[JobView.of(job) for job in found], limit=limit, offset=offset)
 

@@ -9,20 +9,40 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jobyard_contracts import JobKind, JobSubmitted, NetworkPolicy, Resources, StepSpec
+from jobyard_contracts import JobKind, JobSubmitted, NetworkPolicy, Planner, Resources, StepSpec
 from jobyard_gateway.settings import JobLimits
-from jobyard_store import JobDocument, StepState
+from jobyard_store import JobDocument, StepState, TodoItem
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class StepRequest(BaseModel):
-    """One step of an explicit plan."""
+    """One step of an explicit plan: exactly one of `script`, `instruction` (agent jobs with
+    the LLM planner) or `ask` (agent jobs: a question to the owner, with optional `choices`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=200, description="Shown in the plan.")
-    script: str = Field(min_length=1, description="Bash script run as the step's process.")
+    script: str | None = Field(
+        default=None, min_length=1, description="Bash script run as the step's process."
+    )
+    instruction: str | None = Field(
+        default=None, min_length=1, max_length=20_000, description="What the planner should do."
+    )
+    ask: str | None = Field(
+        default=None, min_length=1, max_length=4000, description="A question to the owner."
+    )
+    choices: list[str] = Field(
+        default_factory=list, max_length=20, description="Suggested answers to `ask`."
+    )
+
+    def problem(self) -> str | None:
+        given = [f for f in ("script", "instruction", "ask") if getattr(self, f) is not None]
+        if len(given) != 1:
+            return "give exactly one of `script`, `instruction` or `ask`"
+        if self.choices and self.ask is None:
+            return "`choices` go with `ask`"
+        return None
 
 
 class CreateJob(BaseModel):
@@ -30,11 +50,29 @@ class CreateJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
-    name: str = Field(
+    kind: JobKind = Field(
+        default=JobKind.SCRIPT,
+        description="`script` (runs `script` or `steps`) or `agent` (carries out `instruction`).",
+    )
+    name: str | None = Field(
+        default=None,
         min_length=1,
         max_length=128,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description="Name of the job: letters, digits, `.`, `_`, `-`.",
+        description="Name of the job: letters, digits, `.`, `_`, `-` (required for script jobs).",
+    )
+    instruction: str | None = Field(
+        default=None,
+        max_length=20_000,
+        description="Agent jobs: what to do, in words. Without `steps` (or with `instruction` "
+        "steps) the LLM planner makes and carries out the plan.",
+    )
+    chat_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        description="Agent jobs: the chat it belongs to; a chat has one active job at a time.",
     )
     script: str | None = Field(
         default=None, min_length=1, description="Bash script run in the sandbox (one step)."
@@ -91,14 +129,30 @@ class CreateJob(BaseModel):
     )
 
     def plan(self) -> list[StepSpec]:
-        """The steps to run (empty when neither `script` nor `steps` was given: a 422)."""
+        """The steps given (empty when neither `script` nor `steps` was: a 422, or an agent job
+        the LLM planner plans)."""
         if self.steps is None:
             script = [] if self.script is None else [self.script]
             return [StepSpec(index=0, title="Run script", script=s) for s in script]
         return [
-            StepSpec(index=i, title=step.title, script=step.script)
+            StepSpec(
+                index=i,
+                title=step.title,
+                script=step.script or "",
+                instruction=step.instruction or "",
+                ask=step.ask or "",
+                choices=tuple(step.choices),
+            )
             for i, step in enumerate(self.steps)
         ]
+
+    @property
+    def planner(self) -> Planner | None:
+        """Agent jobs: explicit script (and ask) steps need no model; anything else does."""
+        if self.kind is not JobKind.AGENT:
+            return None
+        explicit = self.steps and all(step.instruction is None for step in self.steps)
+        return Planner.STEPS if explicit else Planner.LLM
 
     @field_validator("env")
     @classmethod
@@ -118,7 +172,11 @@ def limit_violations(request: CreateJob, limits: JobLimits) -> dict[str, str]:
         problems["memory_mb"] = f"must be at most {limits.max_memory_mb}"
     if request.timeout is not None and request.timeout > limits.max_timeout_seconds:
         problems["timeout"] = f"must be at most {limits.max_timeout_seconds}"
-    if request.script is None and request.steps is None:
+    problems |= _kind_violations(request)
+    for i, step in enumerate(request.steps or []):
+        if (problem := step.problem()) is not None:
+            problems[f"steps[{i}]"] = problem
+    if request.kind is JobKind.SCRIPT and request.script is None and request.steps is None:
         problems["script"] = "required: a bash script (or `steps`, a list of them)"
     elif request.script is not None and request.steps is not None:
         problems["steps"] = "give either `script` or `steps`, not both"
@@ -134,13 +192,40 @@ def limit_violations(request: CreateJob, limits: JobLimits) -> dict[str, str]:
     return problems
 
 
+def _kind_violations(request: CreateJob) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if request.kind is JobKind.SCRIPT:
+        if request.name is None:
+            problems["name"] = "required: the job's name"
+        for field in ("instruction", "chat_id"):
+            if getattr(request, field) is not None:
+                problems[field] = "only agent jobs (`kind: agent`) take it"
+        if any(step.script is None for step in request.steps or []):
+            problems["steps"] = "a script job's steps each need a `script`"
+        return problems
+    if request.instruction is None or not request.instruction.strip():
+        problems["instruction"] = "required: what the agent should do, in words"
+    if request.script is not None:
+        problems["script"] = "agent jobs take `steps` (a list of them), not `script`"
+    if request.persistent:
+        problems["persistent"] = "agent jobs cannot be persistent"
+    steps = request.steps or []
+    if any(s.instruction is not None for s in steps) and any(s.instruction is None for s in steps):
+        problems["steps"] = (
+            "give either `instruction` steps (the planner works them out) or `script` and "
+            "`ask` steps (run as given), not both"
+        )
+    return problems
+
+
 def new_job_id() -> str:
     return f"job_{secrets.token_hex(10)}"
 
 
-def plan_script_job(request: CreateJob, user_id: str) -> tuple[JobDocument, JobSubmitted]:
-    """A script job is a one-step plan (or the steps given); the submission event describes
-    it without secrets."""
+def plan_job(request: CreateJob, user_id: str) -> tuple[JobDocument, JobSubmitted]:
+    """A script job is a one-step plan (or the steps given); an agent job's plan is its steps,
+    or the LLM planner's to make (its `instruction` steps as the outline). The submission event
+    describes the job without secrets."""
     resources = Resources(
         vcpus=request.vcpus,
         memory_mb=request.memory_mb,
@@ -149,11 +234,16 @@ def plan_script_job(request: CreateJob, user_id: str) -> tuple[JobDocument, JobS
         session_seconds=request.session_seconds,
     )
     plan = request.plan()
+    planner = request.planner
+    explicit = planner is not Planner.LLM
     job = JobDocument(
         id=new_job_id(),
         user_id=user_id,
-        name=request.name,
-        kind=JobKind.SCRIPT,
+        name=request.name or "agent",
+        kind=request.kind,
+        instruction=request.instruction or "",
+        chat_id=request.chat_id,
+        planner=planner,
         image=request.image,
         network=request.network,
         resources=resources,
@@ -162,7 +252,15 @@ def plan_script_job(request: CreateJob, user_id: str) -> tuple[JobDocument, JobS
         persistent=request.persistent,
         ipv6_lease=request.ipv6_lease,
         ssh_public_key=request.ssh_public_key,
-        steps=[StepState(index=s.index, title=s.title, script=s.script) for s in plan],
+        steps=[
+            StepState(
+                index=s.index, title=s.title, script=s.script, ask=s.ask, choices=list(s.choices)
+            )
+            for s in plan
+        ]
+        if explicit
+        else [],
+        todo=[] if explicit else [TodoItem(title=s.title, instruction=s.instruction) for s in plan],
         created_at=datetime.now(UTC),
         correlation_id=str(uuid4()),
     )
@@ -175,5 +273,8 @@ def plan_script_job(request: CreateJob, user_id: str) -> tuple[JobDocument, JobS
         stateful=job.stateful,
         persistent=job.persistent,
         network=job.network,
+        instruction=job.instruction,
+        chat_id=job.chat_id,
+        planner=planner,
     )
     return job, submitted

@@ -12,25 +12,35 @@ from jobyard_contracts import (
     JobStatus,
     NetworkPolicy,
     PauseReason,
+    Planner,
     Runtime,
     StepStatus,
 )
-from jobyard_store import JobDocument, LogLine, SshEndpoint, StepState
+from jobyard_store import ChatMessage, JobDocument, LogLine, Prompt, SshEndpoint, StepState
 
 _UNDER_WAY = (StepStatus.DISPATCHED, StepStatus.RUNNING)
 
 
+MESSAGES_SHOWN = 20
+
+
 class StepView(BaseModel):
+    """A step (or, for an LLM-planned job's plan, an item of its to-do list)."""
+
     index: int
     title: str
     status: StepStatus
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_seconds: float | None
-    exit_code: int | None
-    reason: FailureReason | None
-    message: str
-    output_tail: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
+    exit_code: int | None = None
+    reason: FailureReason | None = None
+    message: str = ""
+    output_tail: str = ""
+    command: str | None = None
+    """The command an LLM planner ran (timeline entries)."""
+    ask: str | None = None
+    """The question an explicit step asks its owner."""
 
     @classmethod
     def of(cls, step: StepState) -> StepView:
@@ -38,6 +48,8 @@ class StepView(BaseModel):
             index=step.index,
             title=step.title,
             status=step.status,
+            command=step.command,
+            ask=step.ask or None,
             started_at=step.started_at,
             finished_at=step.finished_at,
             duration_seconds=(step.finished_at - step.started_at).total_seconds()
@@ -58,6 +70,16 @@ class Progress(BaseModel):
 
     @classmethod
     def of(cls, job: JobDocument) -> Progress:
+        if job.planner is Planner.LLM:
+            done = sum(t.status is StepStatus.COMPLETED for t in job.todo)
+            current = next(
+                (i for i, t in enumerate(job.todo) if t.status is not StepStatus.COMPLETED), None
+            )
+            return cls(
+                current_step=None if job.status.is_terminal else current,
+                completed_steps=done,
+                total_steps=len(job.todo),
+            )
         under_way = [s.index for s in job.steps if s.status in _UNDER_WAY]
         if not under_way and job.status is JobStatus.PAUSED:
             under_way = [s.index for s in job.steps if s.status is StepStatus.PENDING][:1]
@@ -66,6 +88,36 @@ class Progress(BaseModel):
             completed_steps=sum(s.status is StepStatus.COMPLETED for s in job.steps),
             total_steps=len(job.steps),
         )
+
+
+class MessageView(BaseModel):
+    id: str
+    role: str
+    text: str
+    at: datetime
+    reply_to: str | None
+
+    @classmethod
+    def of(cls, message: ChatMessage) -> MessageView:
+        return cls.model_validate(message, from_attributes=True)
+
+
+class MessageList(BaseModel):
+    job_id: str
+    messages: list[MessageView]
+
+
+class PromptView(BaseModel):
+    """The question the job waits on; answer it with a message."""
+
+    id: str
+    question: str
+    choices: list[str]
+    asked_at: datetime
+
+    @classmethod
+    def of(cls, prompt: Prompt) -> PromptView:
+        return cls.model_validate(prompt, from_attributes=True)
 
 
 class PauseView(BaseModel):
@@ -89,7 +141,12 @@ class SandboxView(BaseModel):
 class JobView(BaseModel):
     id: str
     name: str
+    title: str
+    """What the jobs page shows: the name of a script job, an agent job's instruction."""
     kind: JobKind
+    instruction: str
+    chat_id: str | None
+    planner: Planner | None
     status: JobStatus
     status_detail: str
     image: str
@@ -113,6 +170,12 @@ class JobView(BaseModel):
     sandbox: SandboxView | None
     progress: Progress
     plan: list[StepView]
+    timeline: list[StepView]
+    """Finished steps, in order, with their outputs."""
+    prompt: PromptView | None
+    messages: list[MessageView]
+    """The last messages of the conversation (all: `GET /v1/jobs/{id}/messages`)."""
+    summary: str
 
     @classmethod
     def of(cls, job: JobDocument) -> JobView:
@@ -122,7 +185,11 @@ class JobView(BaseModel):
         return cls(
             id=job.id,
             name=job.name,
+            title=_title(job),
             kind=job.kind,
+            instruction=job.instruction,
+            chat_id=job.chat_id,
+            planner=job.planner,
             status=job.status,
             status_detail=job.status_detail,
             image=job.image,
@@ -158,8 +225,25 @@ class JobView(BaseModel):
             if container
             else None,
             progress=Progress.of(job),
-            plan=[StepView.of(s) for s in job.steps],
+            plan=_plan(job),
+            timeline=[StepView.of(s) for s in job.steps if s.finished_at is not None],
+            prompt=PromptView.of(job.prompt) if job.prompt else None,
+            messages=[MessageView.of(m) for m in job.messages[-MESSAGES_SHOWN:]],
+            summary=job.summary,
         )
+
+
+def _title(job: JobDocument) -> str:
+    if job.kind is not JobKind.AGENT:
+        return job.name
+    first = job.instruction.strip().splitlines()[0] if job.instruction.strip() else job.name
+    return first if len(first) <= 100 else first[:99] + "…"
+
+
+def _plan(job: JobDocument) -> list[StepView]:
+    if job.planner is not Planner.LLM:
+        return [StepView.of(s) for s in job.steps]
+    return [StepView(index=i, title=t.title, status=t.status) for i, t in enumerate(job.todo)]
 
 
 class LogsView(BaseModel):

@@ -14,24 +14,34 @@ from jobyard_store import Change, ContainerState, JobDocument, PauseInfo, Sessio
 
 SYSTEM = "system"
 USER = "user"
+AGENT = "agent"
 
 PAUSE_MESSAGES = {
     PauseReason.USER: "paused by its owner; resume to continue where it stopped",
     PauseReason.SESSION_LIMIT: "paused: the session's execution time is used up; resume to "
     "start a new session",
+    PauseReason.INPUT: "waiting for input: the sandbox is paused until the owner answers",
 }
+
+_BY = {PauseReason.USER: USER, PauseReason.SESSION_LIMIT: SYSTEM, PauseReason.INPUT: AGENT}
 
 
 def pause_wanted(job: JobDocument, reason: PauseReason) -> bool:
     """A running job pauses for its owner only while their request stands, so a duplicated
-    pause command arriving after a later resume changes nothing."""
+    pause command arriving after a later resume changes nothing. A job waiting for its owner's
+    answer is frozen while it still waits (not once answered)."""
+    if reason is PauseReason.INPUT:
+        return job.status is JobStatus.WAITING_FOR_INPUT and job.pause is None
     if job.status is not JobStatus.RUNNING:
         return False
     return reason is PauseReason.SESSION_LIMIT or job.pause_requested_at is not None
 
 
 def resume_wanted(job: JobDocument) -> bool:
-    """Only a resume the scheduler granted (a slot is held for it) is carried out, once."""
+    """Only a resume the scheduler granted (a slot is held for it) is carried out, once; a job
+    frozen while it waited for input thaws once it is answered (it kept its slot)."""
+    if job.pause is not None and job.pause.reason is PauseReason.INPUT:
+        return job.status is not JobStatus.WAITING_FOR_INPUT and not job.status.is_terminal
     return job.status is JobStatus.PAUSED and job.resume_granted_at is not None
 
 
@@ -41,16 +51,14 @@ def pause(job: JobDocument, reason: PauseReason, at: datetime) -> Change | None:
         return None
     container = job.container
     update: dict[str, object] = {
-        "status": JobStatus.PAUSED,
-        "pause": PauseInfo(
-            by=SYSTEM if reason is PauseReason.SESSION_LIMIT else USER,
-            reason=reason,
-            message=PAUSE_MESSAGES[reason],
-            at=at,
-        ),
-        "status_detail": PAUSE_MESSAGES[reason],
-        "pause_requested_at": None,
+        "pause": PauseInfo(by=_BY[reason], reason=reason, message=PAUSE_MESSAGES[reason], at=at)
     }
+    if reason is not PauseReason.INPUT:  # waiting for input stays the status the owner sees
+        update |= {
+            "status": JobStatus.PAUSED,
+            "status_detail": PAUSE_MESSAGES[reason],
+            "pause_requested_at": None,
+        }
     if container is not None and container.state is ContainerState.UP:
         update["container"] = container.model_copy(update={"frozen_at": at})
     paused = job.model_copy(update=update)
@@ -73,11 +81,11 @@ def resume(job: JobDocument, at: datetime, *, recreated: bool = False) -> Change
         )
     container = job.container
     update: dict[str, object] = {
-        "status": JobStatus.RUNNING,
+        "status": job.status if job.status is not JobStatus.PAUSED else JobStatus.RUNNING,
         "pause": None,
         "paused_seconds": paused_seconds,
         "session": session,
-        "status_detail": "",
+        "status_detail": "" if job.status is JobStatus.PAUSED else job.status_detail,
         "resume_requested_at": None,
         "resume_granted_at": None,
     }

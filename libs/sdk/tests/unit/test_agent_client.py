@@ -1,0 +1,78 @@
+"""`client.agent_jobs` against a gateway faked in memory: what follow yields, where answers go."""
+
+import pytest
+
+from jobyard import ConflictError, ScriptStep
+from jobyard.agent_jobs import AgentJobs, AsyncAgentJobs
+
+pytestmark = pytest.mark.unit
+
+PROMPT = {
+    "id": "p-1",
+    "question": "Go on?",
+    "choices": ["yes", "no"],
+    "asked_at": "2025-01-01T00:00:00Z",
+}
+
+
+def run_of(api):
+    """Polls of one run: repeats in between, then a question, then the end."""
+    first = api.job()
+    waiting = api.job(status="waiting_for_input", prompt=PROMPT)
+    done = api.job(
+        status="completed",
+        progress={"current_step": None, "completed_steps": 2, "total_steps": 2},
+        plan=[api.step(0, "completed"), api.step(1, "completed")],
+        summary="all tidy",
+    )
+    return [first, first, first, waiting, waiting, done]
+
+
+def test_follow_yields_each_change_once_and_ends_with_the_finished_job(gateway, jobs, api):
+    gateway.views = run_of(api)
+    seen = list(AgentJobs(jobs).follow(api.job_id, poll_interval=0))
+    assert [job.status for job in seen] == ["running", "waiting_for_input", "completed"]
+    assert seen[-1].summary == "all tidy"
+    assert gateway.gets == len(gateway.views)
+
+
+async def test_async_follow_yields_the_same(gateway, async_jobs, api):
+    gateway.views = run_of(api)
+    seen = [job async for job in AsyncAgentJobs(async_jobs).follow(api.job_id, poll_interval=0)]
+    assert [job.status for job in seen] == ["running", "waiting_for_input", "completed"]
+
+
+def test_follow_of_a_finished_job_yields_it_once(gateway, jobs, api):
+    gateway.views = [api.job(status="failed")]
+    assert [job.status for job in AgentJobs(jobs).follow(api.job_id)] == ["failed"]
+
+
+def test_answer_replies_to_the_pending_question(gateway, jobs, api):
+    gateway.views = [api.job(status="waiting_for_input", prompt=PROMPT)]
+    sent = AgentJobs(jobs).answer(api.job_id, "yes")
+    assert gateway.requests == [
+        ("POST", f"/v1/jobs/{api.job_id}/messages", {"text": "yes", "reply_to": "p-1"})
+    ]
+    assert (sent.text, sent.reply_to) == ("yes", "p-1")
+
+
+def test_answer_without_a_pending_question_is_refused_before_sending(gateway, jobs, api):
+    with pytest.raises(ConflictError, match="not waiting"):
+        AgentJobs(jobs).answer(api.job_id, "yes")
+    assert gateway.requests == []
+
+
+async def test_async_answer_with_a_prompt_id_sends_it_as_given(gateway, async_jobs, api):
+    await AsyncAgentJobs(async_jobs).answer(api.job_id, "no", prompt_id="p-7")
+    assert gateway.requests[-1][2] == {"text": "no", "reply_to": "p-7"}
+    assert gateway.gets == 0
+
+
+def test_start_and_list_are_agent_requests(gateway, jobs, api):
+    agent_jobs = AgentJobs(jobs)
+    job = agent_jobs.start("tidy", steps=[ScriptStep(title="a", script="true")], chat_id="c")
+    assert job.kind == "agent"
+    assert agent_jobs.list(chat_id="c")[0].id == api.job_id
+    (_, _, body), _ = gateway.requests
+    assert body["kind"] == "agent"
+    assert body["steps"] == [{"title": "a", "script": "true"}]
