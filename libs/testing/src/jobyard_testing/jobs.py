@@ -10,7 +10,7 @@ import httpx
 
 from jobyard_testing.stack import Stack
 
-TERMINAL = {"completed", "failed", "stopped"}
+TERMINAL = {"completed", "failed", "stopped", "cancelled"}
 
 
 async def submit(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
@@ -48,3 +48,25 @@ async def logs(api: httpx.AsyncClient, job_id: str, **params: Any) -> dict[str, 
     response = await api.get(f"/v1/jobs/{job_id}/logs", params=params)
     response.raise_for_status()
     return dict(response.json())
+
+
+async def start_agent(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
+    response = await api.post("/v1/jobs", json={"kind": "agent", **body})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def wait_until_job(
+    api: httpx.AsyncClient, job_id: str, predicate: Any, timeout: float = 90
+) -> dict[str, Any]:
+    """Poll until `predicate(job)` holds."""
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = await api.get(f"/v1/jobs/{job_id}")
+        response.raise_for_status()
+        job = response.json()
+        if predicate(job):
+            return job
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"job {job_id} never matched after {timeout}s: {job}")

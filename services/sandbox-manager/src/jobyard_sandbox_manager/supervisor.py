@@ -174,7 +174,7 @@ class SandboxSupervisor:
     def _wants_sandbox(job: JobDocument) -> bool:
         run = job.sandbox
         return (
-            job.status in (JobStatus.PENDING, JobStatus.RUNNING)
+            job.status in (JobStatus.PENDING, JobStatus.PLANNING, JobStatus.RUNNING)
             and run is not None
             and run.state is SandboxState.REQUESTED
         )
