@@ -36,7 +36,8 @@ t, p = stats.ttest_ind(log[["t1", "t2", "t3"]], log[["c1", "c2", "c3"]], axis=1)
 fold = log[["t1", "t2", "t3"]].mean(axis=1) - log[["c1", "c2", "c3"]].mean(axis=1)
 results = pd.DataFrame({"log2_fold_change": fold, "p_value": p}).sort_values("p_value")
 results.to_csv("/workspace/results.csv")
-print("significant:", int((results.p_value < 0.01).sum()), "contrast:", os.environ["JOBYARD_ANSWER"])
+print("significant:", int((results.p_value < 0.01).sum()),
+      "contrast:", os.environ["JOBYARD_ANSWER"])
 PY
 """
 PLOT = r"""
@@ -84,7 +85,8 @@ async def test_a_multi_step_agent_job_plans_runs_in_order_asks_and_completes(sta
                 {"title": "Volcano plot", "script": PLOT},
             ],
         )
-        assert job["kind"] == "agent" and job["planner"] == "steps"
+        assert job["kind"] == "agent"
+        assert job["planner"] == "steps"
         assert job["title"].startswith("Differential expression")
         assert job["progress"] == {"current_step": None, "completed_steps": 0, "total_steps": 4}
 
@@ -291,7 +293,8 @@ async def test_bad_messages_and_other_users_jobs(stack: Stack) -> None:
     try:
         job = await start_agent(owner, instruction="Ask", steps=[{"title": "Ask", "ask": "Ready?"}])
         huge = await owner.post(f"/v1/jobs/{job['id']}/messages", json={"text": "x" * 1_000_000})
-        assert huge.status_code == 422 and "text" in huge.json()["detail"]
+        assert huge.status_code == 422
+        assert "text" in huge.json()["detail"]
         empty = await owner.post(f"/v1/jobs/{job['id']}/messages", json={"text": ""})
         assert empty.status_code == 422
         for call in (
