@@ -176,6 +176,7 @@ def read_answer(prompt: Prompt) -> str | None:
         try:
             line = out.input(f"[bold]answer[/bold] ({hint}): ")
         except EOFError:
+            out.line()
             return None
         if not sys.stdin.isatty():
             out.print(line, markup=False, highlight=False)  # what a terminal would have echoed

@@ -109,7 +109,7 @@ def stack(
             "JOBYARD_LLM_BASE_URL": model_server.base_url,
             "JOBYARD_LLM_MODEL": "scripted",
             "JOBYARD_LLM_API_KEY": MODEL_API_KEY,
-            "JOBYARD_LLM_TIMEOUT_SECONDS": "3",
+            "JOBYARD_LLM_TIMEOUT_SECONDS": "8",
             "JOBYARD_LLM_ATTEMPTS": "3",
             "JOBYARD_LLM_BACKOFF_SECONDS": "0.2",
             "JOBYARD_LLM_BACKOFF_MAX_SECONDS": "1",
