@@ -61,7 +61,8 @@ async def test_a_three_step_plan_installs_a_wheel_writes_a_script_runs_it_and_re
                         call(
                             "write_file",
                             path="analyse.py",
-                            content="import tinystats\nprint('spread', tinystats.spread([3, 9, 4]))\n",
+                            content="import tinystats\n"
+                            "print('spread', tinystats.spread([3, 9, 4]))\n",
                         ),
                         call("mark_done", item=1),
                         call("update_plan", items=["Run", "Report"]),
