@@ -1,4 +1,5 @@
-"""`make demo`: create a user, then run a real script job with the SDK, following it live."""
+"""`make demo`: create a user, run a real script job with the SDK following its output live,
+then a multi-step agent job (explicit steps, no model needed) following its plan live."""
 
 from __future__ import annotations
 
@@ -25,6 +26,71 @@ echo "a warning on stderr" >&2
 """
 
 
+AGENT_STEPS = [
+    {
+        "title": "Generate a count table",
+        "script": """python3 - <<'PY'
+import numpy as np, pandas as pd
+rng = np.random.default_rng(1)
+counts = rng.poisson(100, size=(500, 6)); counts[:40, 3:] *= 3
+pd.DataFrame(counts, index=[f"gene{i}" for i in range(500)],
+             columns=["c1", "c2", "c3", "t1", "t2", "t3"]).to_csv("counts.csv")
+print("500 genes x 6 samples -> counts.csv")
+PY""",
+    },
+    {
+        "title": "Test each gene (treated vs control)",
+        "script": """python3 - <<'PY'
+import warnings; warnings.filterwarnings("ignore")
+import numpy as np, pandas as pd
+from scipy import stats
+log = np.log2(pd.read_csv("counts.csv", index_col=0) + 1)
+t, p = stats.ttest_ind(log[["t1", "t2", "t3"]], log[["c1", "c2", "c3"]], axis=1)
+fold = log[["t1", "t2", "t3"]].mean(axis=1) - log[["c1", "c2", "c3"]].mean(axis=1)
+res = pd.DataFrame({"log2_fold_change": fold, "p_value": p}).sort_values("p_value")
+res.to_csv("results.csv")
+print(f"{(res.p_value < 0.01).sum()} genes with p < 0.01 -> results.csv")
+PY""",
+    },
+    {
+        "title": "Volcano plot",
+        "script": """python3 - <<'PY'
+import matplotlib; matplotlib.use("Agg")
+import matplotlib.pyplot as plt, numpy as np, pandas as pd
+res = pd.read_csv("results.csv", index_col=0)
+plt.scatter(res.log2_fold_change, -np.log10(res.p_value), s=5)
+plt.xlabel("log2 fold change"); plt.ylabel("-log10 p"); plt.savefig("volcano.png", dpi=80)
+print("volcano.png written")
+PY""",
+    },
+]
+
+
+def run_agent_job(client: Jobyard) -> bool:
+    job = client.agent_jobs.start(
+        "Differential expression on a small count table: results CSV and a volcano plot",
+        steps=AGENT_STEPS,
+        chat_id=f"demo-{int(time.time())}",
+        memory_mb=512,
+    )
+    print(f"\nagent job {job.id}: {job.title}")
+    started = time.monotonic()
+    for snapshot in client.agent_jobs.follow(job.id, poll_interval=0.3):
+        progress = snapshot.progress
+        done, total = (progress.completed_steps, progress.total_steps) if progress else (0, 0)
+        marks = " ".join(
+            {"completed": "[x]", "running": "[>]", "failed": "[!]"}.get(item.status, "[ ]")
+            for item in snapshot.plan
+        )
+        print(f"{time.monotonic() - started:6.2f}s  {snapshot.status:<10} {done}/{total} {marks}")
+    job = client.agent_jobs.get(job.id)
+    for step in job.timeline:
+        print(
+            f"  {step.title} ({step.duration_seconds}s, exit {step.exit_code}): {step.output_tail}"
+        )
+    return job.status == "completed"
+
+
 def main() -> int:
     user = create_user(f"demo-{int(time.time())}", ADMIN_TOKEN_FILE.read_text().strip(), BASE_URL)
     client = Jobyard(api_key=user.api_key, base_url=BASE_URL)
@@ -40,7 +106,8 @@ def main() -> int:
     if job.status != status:
         print(f"{time.monotonic() - started:6.2f}s  status: {job.status}")
     print(f"exit code {job.exit_code}, ran {job.duration_seconds}s")
-    return 0 if job.status == "completed" else 1
+    agent_ok = run_agent_job(client)
+    return 0 if job.status == "completed" and agent_ok else 1
 
 
 if __name__ == "__main__":
