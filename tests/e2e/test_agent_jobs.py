@@ -3,6 +3,7 @@ to the owner with the sandbox frozen meanwhile, messages, pause and cancel, one 
 chat, three running jobs per user, and bad input that creates nothing."""
 
 import asyncio
+import json
 import subprocess
 
 import pytest
@@ -318,3 +319,32 @@ async def test_bad_messages_and_other_users_jobs(stack: Stack) -> None:
     finally:
         await owner.aclose()
         await other.aclose()
+
+
+def test_the_cli_follows_an_agent_job_and_answers_its_question_at_the_terminal(
+    stack: Stack,
+) -> None:
+    key = stack.new_user("agent-cli")
+    run = stack.cli(
+        "agent",
+        "start",
+        "Pick a variant and use it",
+        "--step",
+        "Pick::?Which variant?::alpha,beta",
+        "--step",
+        "Use::echo chose $JOBYARD_ANSWER",
+        "--chat",
+        "cli-chat",
+        api_key=key,
+        check=False,
+        stdin="2\n",
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Which variant?" in run.stdout
+    assert "chose beta" in run.stdout
+    listed = stack.cli("agent", "list", "--chat", "cli-chat", "--json", api_key=key)
+    [job] = json.loads(listed.stdout)
+    assert job["status"] == "completed"
+    assert job["timeline"][-1]["output_tail"] == "chose beta"
+    conversation = stack.cli("agent", "messages", job["id"], "--json", api_key=key)
+    assert [m["text"] for m in json.loads(conversation.stdout)] == ["beta"]

@@ -107,9 +107,9 @@ class Stack:
         return path.read_text(errors="replace")[-last:] if path.exists() else ""
 
     def cli(
-        self, *args: str, api_key: str | None = None, check: bool = True
+        self, *args: str, api_key: str | None = None, check: bool = True, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """Run the `jobyard` CLI against this stack."""
+        """Run the `jobyard` CLI against this stack (`stdin`: what the user types)."""
         env = {
             **os.environ,
             "JOBYARD_BASE_URL": self.base_url,
@@ -118,7 +118,12 @@ class Stack:
         if api_key:
             env["JOBYARD_API_KEY"] = api_key
         return subprocess.run(
-            [bin_path("jobyard"), *args], env=env, check=check, capture_output=True, text=True
+            [bin_path("jobyard"), *args],
+            env=env,
+            check=check,
+            capture_output=True,
+            text=True,
+            input=stdin,
         )
 
     def new_user(self, name: str) -> str:
