@@ -20,7 +20,7 @@ def watched(job: Job, *, output: bool = False) -> tuple[Hashable, ...]:
         job.progress,
         tuple((item.index, item.status) for item in job.plan),
         len(job.timeline),
-        job.prompt.id if job.prompt else None,
+        (job.prompt.id, job.prompt.answer_id) if job.prompt else None,
         tuple(message.id for message in job.messages),
         job.summary,
         latest_output(job) if output else None,
@@ -42,11 +42,20 @@ def latest_output(job: Job) -> str:
     return ""
 
 
+def waiting_on(job: Job) -> Prompt | None:
+    """The question `job` waits on: its prompt while it is `waiting_for_input` and the prompt
+    is not answered yet (as the gateway decides which prompt a message answers)."""
+    prompt = job.prompt
+    if job.status != "waiting_for_input" or prompt is None or prompt.answer_id is not None:
+        return None
+    return prompt
+
+
 def pending_prompt(job: Job) -> Prompt:
     """The question `job` waits on; ConflictError when it waits on none."""
-    if job.prompt is None:
+    if (prompt := waiting_on(job)) is None:
         raise ConflictError(f"job {job.id} is not waiting for an answer (it is {job.status})")
-    return job.prompt
+    return prompt
 
 
 def resolve_answer(text: str, choices: Sequence[str]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from jobyard._agent import latest_output
+from jobyard._agent import latest_output, waiting_on
 from jobyard._cli import status_text
 from jobyard.models import Job, Message, Prompt, Step
 
@@ -37,8 +37,8 @@ def render(job: Job) -> RenderableType:
         parts += [Text("output", style="bold"), Text(shown, style="dim")]
     if job.messages:
         parts += [Text("messages", style="bold"), *map(message_line, job.messages[-MESSAGES:])]
-    if job.prompt is not None and not job.finished:
-        parts.append(question(job.prompt))
+    if (prompt := waiting_on(job)) is not None:
+        parts.append(question(prompt))
     if job.summary:
         parts += [Text("summary", style="bold"), Text(job.summary)]
     elif job.finished and job.status != "completed" and (job.reason or job.message):

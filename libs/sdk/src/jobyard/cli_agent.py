@@ -140,11 +140,12 @@ def live(jobyard: Jobyard, job_id: str) -> Job:
     try:
         for job in jobyard.agent_jobs.follow(job_id, output=True):
             view.update(render(job), refresh=True)
-            if job.prompt is None or job.finished or job.prompt.id in asked:
+            prompt = _agent.waiting_on(job)
+            if prompt is None or prompt.id in asked:
                 continue
-            asked.add(job.prompt.id)
+            asked.add(prompt.id)
             stop(view)
-            reply(jobyard, job_id, job.prompt)
+            reply(jobyard, job_id, prompt)
             view = Live(console=out, auto_refresh=False)
             view.start()
     finally:
@@ -153,18 +154,19 @@ def live(jobyard: Jobyard, job_id: str) -> Job:
 
 
 def stop(view: Live) -> None:
-    view.stop()
-    if not out.is_terminal:  # rich ends a live view with a new line only on terminals
-        out.line()
+    if view.is_started:
+        view.stop()
+        if not out.is_terminal:  # rich ends a live view with a new line only on terminals
+            out.line()
 
 
 def reply(jobyard: Jobyard, job_id: str, prompt: Prompt) -> None:
-    answer = read_answer(prompt)
-    if answer is None:
+    text = read_answer(prompt)
+    if text is None:
         err.print(f"no answer on stdin: answer with `jobyard agent answer {job_id} TEXT`")
         return
     try:
-        jobyard.agent_jobs.answer(job_id, answer, prompt_id=prompt.id)
+        jobyard.agent_jobs.answer(job_id, text, prompt_id=prompt.id)
     except ConflictError as exc:  # answered elsewhere meanwhile, or the job ended
         err.print(f"[yellow]not sent:[/yellow] {exc.message}")
 
@@ -174,7 +176,7 @@ def read_answer(prompt: Prompt) -> str | None:
     hint = f"1-{len(prompt.choices)} or text" if prompt.choices else "text"
     while True:
         try:
-            line = out.input(f"[bold]answer[/bold] ({hint}): ")
+            line = out.input(Text.assemble(("answer", "bold"), f" ({hint}): "))
         except EOFError:
             out.line()
             return None

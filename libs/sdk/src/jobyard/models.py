@@ -55,12 +55,15 @@ class Progress(_Model):
 
 
 class Prompt(_Model):
-    """The question an agent job waits on; any message answers it."""
+    """The question an agent job asks; while the job is `waiting_for_input`, any message
+    answers it."""
 
     id: str
     question: str
     choices: list[str] = []
     asked_at: datetime
+    answer_id: str | None = None
+    """The message that answered it, where the server says so (the job goes on soon)."""
 
 
 class Message(_Model):
@@ -106,7 +109,7 @@ class Job(_Model):
     """Who plans an agent job: its explicit `steps`, or a language model."""
     timeline: list[TimelineStep] = []
     prompt: Prompt | None = None
-    """The question the job waits on, None when it waits on none."""
+    """The job's latest question; it waits on it only while `waiting_for_input`."""
     messages: list[Message] = []
     """The last 20 messages; `agent_jobs.messages(id)` returns all of them."""
     summary: str = ""

@@ -51,6 +51,7 @@ class FakeGateway:
         self.views: list[dict[str, Any]] = [view()]
         self.gets = 0
         self.requests: list[tuple[str, str, Any]] = []
+        self.listed: list[dict[str, str]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -71,6 +72,7 @@ class FakeGateway:
         if request.method == "POST" and path == "/v1/jobs":
             return httpx.Response(201, json=view(status="pending"))
         if request.method == "GET" and path == "/v1/jobs":
+            self.listed.append(dict(request.url.params))
             return httpx.Response(200, json={"jobs": [view()], "limit": 50, "offset": 0})
         return httpx.Response(404, json={"detail": f"no route {path}"})
 

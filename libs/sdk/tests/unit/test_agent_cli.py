@@ -7,7 +7,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from jobyard import Job, cli_agent
+from jobyard import Job, cli, cli_agent
 from jobyard.agent_view import render, step_of
 from jobyard.cli import app
 
@@ -24,6 +24,7 @@ PROMPT = {
 @pytest.fixture
 def jobyard(monkeypatch, sdk_client):
     monkeypatch.setattr(cli_agent, "client", lambda: sdk_client)
+    monkeypatch.setattr(cli, "client", lambda: sdk_client)
 
 
 def finished(api, status="completed"):
@@ -99,6 +100,15 @@ def test_answer_without_a_question_is_a_clear_error(jobyard, gateway, api):
     result = invoke("answer", api.job_id, "1")
     assert result.exit_code == 1
     assert "not waiting for an answer" in result.stderr
+
+
+def test_lists_filter_by_kind_and_chat(jobyard, gateway, api):
+    assert CliRunner().invoke(app, ["list", "--kind", "agent"]).exit_code == 0
+    listed = invoke("list", "--chat", "chat-1", "--json")
+    assert listed.exit_code == 0
+    assert [job["id"] for job in json.loads(listed.stdout)] == [api.job_id]
+    assert gateway.listed[0]["kind"] == "agent"
+    assert gateway.listed[1] == {"kind": "agent", "chat_id": "chat-1", "limit": "50", "offset": "0"}
 
 
 def test_the_view_ticks_off_the_plan_and_shows_the_question(api):

@@ -3,7 +3,7 @@
 import pytest
 
 from jobyard import ConflictError, Job
-from jobyard._agent import changed, latest_output, pending_prompt, resolve_answer
+from jobyard._agent import changed, latest_output, pending_prompt, resolve_answer, waiting_on
 
 pytestmark = pytest.mark.unit
 
@@ -71,6 +71,8 @@ def test_only_what_a_viewer_sees_counts_as_a_change(api):
     ]
     for fields in different:
         assert changed(before, Job.model_validate(api.job(**fields))), fields
+    asked = Job.model_validate(api.job(prompt=PROMPT))
+    assert changed(asked, Job.model_validate(api.job(prompt=PROMPT | {"answer_id": "m-2"})))
 
 
 def test_a_new_message_counts_even_when_the_last_twenty_stay_twenty(api):
@@ -123,3 +125,18 @@ def test_an_answer_goes_to_the_pending_question_or_is_refused(api):
     assert pending_prompt(waiting).id == "p-1"
     with pytest.raises(ConflictError, match=r"not waiting for an answer.*running"):
         pending_prompt(Job.model_validate(api.job()))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"status": "running", "prompt": PROMPT},  # asked earlier, the job went on
+        {"status": "waiting_for_input", "prompt": PROMPT | {"answer_id": "m-2"}},
+        {"status": "waiting_for_input", "prompt": None},
+    ],
+)
+def test_a_question_is_pending_only_unanswered_while_the_job_waits(api, fields):
+    job = Job.model_validate(api.job(**fields))
+    assert waiting_on(job) is None
+    with pytest.raises(ConflictError):
+        pending_prompt(job)
