@@ -69,8 +69,7 @@ def container_paused(stack: Stack, job_id: str) -> bool:
 
 
 async def test_a_multi_step_agent_job_plans_runs_in_order_asks_and_completes(stack: Stack) -> None:
-    api = user_client(stack, "agent-steps")
-    try:
+    async with user_client(stack, "agent-steps") as api:
         job = await start_agent(
             api,
             instruction="Differential expression on a small count table; results CSV and plot",
@@ -127,13 +126,10 @@ async def test_a_multi_step_agent_job_plans_runs_in_order_asks_and_completes(sta
         listed = await api.get("/v1/jobs", params={"kind": "agent", "chat_id": "chat-steps"})
         assert [j["id"] for j in listed.json()["jobs"]] == [job["id"]]
         assert (await api.get("/v1/jobs", params={"kind": "script"})).json()["jobs"] == []
-    finally:
-        await api.aclose()
 
 
 async def test_messages_are_kept_in_order_and_a_finished_job_takes_none(stack: Stack) -> None:
-    api = user_client(stack, "agent-messages")
-    try:
+    async with user_client(stack, "agent-messages") as api:
         job = await start_agent(
             api,
             instruction="Wait a little",
@@ -158,13 +154,10 @@ async def test_messages_are_kept_in_order_and_a_finished_job_takes_none(stack: S
         late = await api.post(f"/v1/jobs/{job['id']}/messages", json={"text": "too late"})
         assert late.status_code == 409
         assert "already completed" in late.json()["detail"]
-    finally:
-        await api.aclose()
 
 
 async def test_pause_while_a_step_runs_then_resume_and_cancel_while_waiting(stack: Stack) -> None:
-    api = user_client(stack, "agent-pause")
-    try:
+    async with user_client(stack, "agent-pause") as api:
         job = await start_agent(
             api,
             instruction="Count, then ask",
@@ -196,13 +189,10 @@ async def test_pause_while_a_step_runs_then_resume_and_cancel_while_waiting(stac
         final = (await api.get(f"/v1/jobs/{job['id']}")).json()
         assert final["status"] == "cancelled"
         assert final["plan"][2]["status"] == "pending"
-    finally:
-        await api.aclose()
 
 
 async def test_one_active_job_per_chat_under_concurrent_starts(stack: Stack) -> None:
-    api = user_client(stack, "agent-chat")
-    try:
+    async with user_client(stack, "agent-chat") as api:
         body = {
             "kind": "agent",
             "instruction": "Sleep",
@@ -223,13 +213,10 @@ async def test_one_active_job_per_chat_under_concurrent_starts(stack: Stack) -> 
         again = await api.post("/v1/jobs", json=body)  # the chat's job is over: a new one
         assert again.status_code == 201, again.text
         await wait_for_status(api, again.json()["id"])
-    finally:
-        await api.aclose()
 
 
 async def test_three_running_jobs_per_user_and_the_rest_wait(stack: Stack) -> None:
-    api = user_client(stack, "agent-limit")
-    try:
+    async with user_client(stack, "agent-limit") as api:
         starts = [
             api.post(
                 "/v1/jobs",
@@ -253,8 +240,6 @@ async def test_three_running_jobs_per_user_and_the_rest_wait(stack: Stack) -> No
             assert not any(j["status"] in ("failed", "cancelled") for j in jobs), jobs
             await asyncio.sleep(0.2)
         assert most == 3
-    finally:
-        await api.aclose()
 
 
 @pytest.mark.parametrize(
@@ -279,19 +264,18 @@ async def test_three_running_jobs_per_user_and_the_rest_wait(stack: Stack) -> No
 async def test_bad_agent_submissions_are_422_naming_the_field(
     stack: Stack, body: dict, field: str
 ) -> None:
-    api = user_client(stack, "agent-bad")
-    try:
+    async with user_client(stack, "agent-bad") as api:
         answer = await api.post("/v1/jobs", json=body)
         assert answer.status_code == 422, answer.text
         assert field in answer.json()["detail"]
         assert (await api.get("/v1/jobs")).json()["jobs"] == []
-    finally:
-        await api.aclose()
 
 
 async def test_bad_messages_and_other_users_jobs(stack: Stack) -> None:
-    owner, other = user_client(stack, "agent-owner"), user_client(stack, "agent-other")
-    try:
+    async with (
+        user_client(stack, "agent-owner") as owner,
+        user_client(stack, "agent-other") as other,
+    ):
         job = await start_agent(owner, instruction="Ask", steps=[{"title": "Ask", "ask": "Ready?"}])
         huge = await owner.post(f"/v1/jobs/{job['id']}/messages", json={"text": "x" * 1_000_000})
         assert huge.status_code == 422
@@ -316,9 +300,6 @@ async def test_bad_messages_and_other_users_jobs(stack: Stack) -> None:
         done = await wait_for_status(owner, job["id"])
         assert done["status"] == "completed"
         assert [m["text"] for m in done["messages"]] == ["yes"]  # the refused ones left nothing
-    finally:
-        await owner.aclose()
-        await other.aclose()
 
 
 def test_the_cli_follows_an_agent_job_and_answers_its_question_at_the_terminal(

@@ -80,8 +80,7 @@ async def test_a_three_step_plan_installs_a_wheel_writes_a_script_runs_it_and_re
             ]
         },
     )
-    api = user_client(stack, "planner")
-    try:
+    async with user_client(stack, "planner") as api:
         job = await start_agent(api, instruction=f"{scenario_tag(key)} Compute the spread")
         assert job["planner"] == "llm"
         done = await wait_for_status(api, job["id"])
@@ -111,8 +110,6 @@ async def test_a_three_step_plan_installs_a_wheel_writes_a_script_runs_it_and_re
         observed = [m["content"] for m in seen[2]["messages"] if m["role"] == "tool"]
         assert any("exit code 0" in o and "[files changed]" in o for o in observed), observed
         assert any("item 0 done" in o for o in observed)
-    finally:
-        await api.aclose()
 
 
 async def test_a_question_and_a_message_change_what_the_model_does(
@@ -155,8 +152,7 @@ async def test_a_question_and_a_message_change_what_the_model_does(
             ]
         },
     )
-    api = user_client(stack, "steer")
-    try:
+    async with user_client(stack, "steer") as api:
         job = await start_agent(api, instruction=f"{scenario_tag(key)} Summarise the data")
         waiting = await wait_for_status(api, job["id"], {"waiting_for_input", "failed"})
         assert waiting["status"] == "waiting_for_input", waiting
@@ -185,8 +181,6 @@ async def test_a_question_and_a_message_change_what_the_model_does(
         assert any("using median" in o for o in outputs)
         assert any("max is 9" in o for o in outputs)
         assert done["sandbox"]["session_used_seconds"] < done["duration_seconds"]
-    finally:
-        await api.aclose()
 
 
 async def test_the_agent_killed_mid_command_and_mid_call_runs_nothing_twice(
@@ -213,8 +207,7 @@ async def test_the_agent_killed_mid_command_and_mid_call_runs_nothing_twice(
             ]
         },
     )
-    api = user_client(stack, "kill")
-    try:
+    async with user_client(stack, "kill") as api:
         job = await start_agent(api, instruction=f"{scenario_tag(key)} Count the runs")
         await wait_until_job(api, job["id"], lambda j: j["status"] == "running")
         stack.kill("agent")  # mid command
@@ -232,8 +225,6 @@ async def test_the_agent_killed_mid_command_and_mid_call_runs_nothing_twice(
         assert len(done["timeline"]) == 2
         turn_one = [r for r in model_server.requests(key) if r["turn"] == 1]
         assert len(turn_one) >= 2  # asked again after the kill, decided once
-    finally:
-        await api.aclose()
 
 
 @pytest.mark.parametrize(
@@ -256,16 +247,13 @@ async def test_a_failing_model_is_retried_then_fails_the_job_with_the_reason(
             "failures": {"0": failures},
         },
     )
-    api = user_client(stack, "down")
-    try:
+    async with user_client(stack, "down") as api:
         job = await start_agent(api, instruction=f"{scenario_tag(key)} Say hi")
         done = await wait_for_status(api, job["id"])
         assert done["status"] == "failed", done
         assert done["reason"] == "planner error"
         assert said in done["message"]
         assert len(model_server.requests(key)) == 3  # JOBYARD_LLM_ATTEMPTS in the test stack
-    finally:
-        await api.aclose()
 
 
 async def test_a_model_that_recovers_after_errors_completes_the_job(
@@ -282,8 +270,7 @@ async def test_a_model_that_recovers_after_errors_completes_the_job(
             "failures": {"0": ["status:503", "garbage"], "1": ["status:429"]},
         },
     )
-    api = user_client(stack, "flaky")
-    try:
+    async with user_client(stack, "flaky") as api:
         job = await start_agent(api, instruction=f"{scenario_tag(key)} Say hi")
         done = await wait_for_status(api, job["id"])
         assert done["status"] == "completed", done
@@ -294,8 +281,6 @@ async def test_a_model_that_recovers_after_errors_completes_the_job(
             "status:429",
             "ok",
         ]
-    finally:
-        await api.aclose()
 
 
 async def test_a_planner_that_never_finishes_exhausts_its_budget(
@@ -312,13 +297,10 @@ async def test_a_planner_that_never_finishes_exhausts_its_budget(
             "after_last": "repeat_last",
         },
     )
-    api = user_client(stack, "budget")
-    try:
+    async with user_client(stack, "budget") as api:
         job = await start_agent(api, instruction=f"{scenario_tag(key)} Loop forever")
         done = await wait_for_status(api, job["id"])
         assert done["status"] == "failed", done
         assert done["reason"] == "budget exhausted"
         assert "4 commands were run for plan item 0 (Loop)" in done["message"]
         assert len(done["timeline"]) == 4
-    finally:
-        await api.aclose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
@@ -66,38 +66,43 @@ def create(
     return Call("POST", "/v1/jobs", json=body)
 
 
+class AgentJobOptions(TypedDict, total=False):
+    """What an agent job may be started with besides its instruction and steps."""
+
+    chat_id: str | None
+    name: str | None
+    vcpus: int
+    memory_mb: int
+    image: str
+    network: str
+    env: dict[str, str] | None
+    timeout: int | None
+    session_seconds: int | None
+    disk_mb: int | None
+
+
 def start_agent(
     instruction: str,
-    *,
-    steps: Sequence[StepInput] | None,
-    chat_id: str | None,
-    name: str | None,
-    vcpus: int,
-    memory_mb: int,
-    image: str,
-    network: str,
-    env: dict[str, str] | None,
-    timeout: int | None,
-    session_seconds: int | None,
-    disk_mb: int | None,
+    steps: Sequence[StepInput] | None = None,
+    **options: Unpack[AgentJobOptions],
 ) -> Call:
     """`POST /v1/jobs` of an agent job; options left at None are left to the server."""
     body: dict[str, Any] = {
         "kind": "agent",
         "instruction": instruction,
-        "vcpus": vcpus,
-        "memory_mb": memory_mb,
-        "image": image,
-        "network": network,
-        "env": env or {},
+        "vcpus": options.get("vcpus", 1),
+        "memory_mb": options.get("memory_mb", 512),
+        "image": options.get("image", "base"),
+        "network": options.get("network", "none"),
+        "env": options.get("env") or {},
     }
     optional = {
         "steps": [step_body(s) for s in steps] if steps else None,
-        "chat_id": chat_id,
-        "name": name,
-        "timeout": timeout,
-        "session_seconds": session_seconds,
-        "disk_mb": disk_mb,
+        "chat_id": options.get("chat_id"),
+        "name": options.get("name"),
+        "timeout": options.get("timeout"),
+        "session_seconds": options.get("session_seconds"),
+        "disk_mb": options.get("disk_mb"),
     }
     body |= {k: v for k, v in optional.items() if v is not None}
     return Call("POST", "/v1/jobs", json=body)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from jobyard import _agent
 from jobyard import _requests as rq
@@ -37,35 +37,13 @@ class AgentJobs:
         self,
         instruction: str,
         steps: Sequence[StepInput] | None = None,
-        chat_id: str | None = None,
-        name: str | None = None,
-        vcpus: int = 1,
-        memory_mb: int = 512,
-        image: str = "base",
-        network: str = "none",
-        env: dict[str, str] | None = None,
-        timeout: int | None = None,
-        session_seconds: int | None = None,
-        disk_mb: int | None = None,
+        **options: Unpack[rq.AgentJobOptions],
     ) -> Job:
         """Start an agent job. Without `steps` a language model plans the work; with them the
-        job runs them in order (see `jobyard.steps`). ConflictError if `chat_id` already has
-        an active job."""
-        call = rq.start_agent(
-            instruction,
-            steps=steps,
-            chat_id=chat_id,
-            name=name,
-            vcpus=vcpus,
-            memory_mb=memory_mb,
-            image=image,
-            network=network,
-            env=env,
-            timeout=timeout,
-            session_seconds=session_seconds,
-            disk_mb=disk_mb,
-        )
-        return Job.model_validate(self._send(call))
+        job runs them in order (see `jobyard.steps`). Options: `chat_id`, `name`, `vcpus` (1),
+        `memory_mb` (512), `image` ("base"), `network` ("none"), `env`, `timeout`,
+        `session_seconds`, `disk_mb`. ConflictError if `chat_id` already has an active job."""
+        return Job.model_validate(self._send(rq.start_agent(instruction, steps, **options)))
 
     def get(self, job_id: str) -> Job:
         return self._jobs.get(job_id)
@@ -140,31 +118,9 @@ class AsyncAgentJobs:
         self,
         instruction: str,
         steps: Sequence[StepInput] | None = None,
-        chat_id: str | None = None,
-        name: str | None = None,
-        vcpus: int = 1,
-        memory_mb: int = 512,
-        image: str = "base",
-        network: str = "none",
-        env: dict[str, str] | None = None,
-        timeout: int | None = None,
-        session_seconds: int | None = None,
-        disk_mb: int | None = None,
+        **options: Unpack[rq.AgentJobOptions],
     ) -> Job:
-        call = rq.start_agent(
-            instruction,
-            steps=steps,
-            chat_id=chat_id,
-            name=name,
-            vcpus=vcpus,
-            memory_mb=memory_mb,
-            image=image,
-            network=network,
-            env=env,
-            timeout=timeout,
-            session_seconds=session_seconds,
-            disk_mb=disk_mb,
-        )
+        call = rq.start_agent(instruction, steps, **options)
         return Job.model_validate(await self._send(call))
 
     async def get(self, job_id: str) -> Job:

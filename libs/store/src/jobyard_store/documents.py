@@ -200,6 +200,10 @@ class JobDocument(BaseModel):
         end = self.finished_at or now
         return max((end - self.session.started_at).total_seconds() - paused, 0.0)
 
+    def pending_prompt(self) -> Prompt | None:
+        """The question the job waits on, while it waits for its owner's answer."""
+        return self.prompt if self.status is JobStatus.WAITING_FOR_INPUT else None
+
     def with_message(
         self, role: Literal["user", "agent"], text: str, at: datetime, reply_to: str | None = None
     ) -> tuple[JobDocument, ChatMessage]:

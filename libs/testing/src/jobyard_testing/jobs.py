@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -32,16 +33,7 @@ async def wait_for_status(
 ) -> dict[str, Any]:
     """Poll until the job reaches one of `statuses` (default: any terminal status)."""
     wanted = statuses or TERMINAL
-    deadline = time.monotonic() + timeout
-    job: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        response = await api.get(f"/v1/jobs/{job_id}")
-        response.raise_for_status()
-        job = response.json()
-        if job["status"] in wanted:
-            return job
-        await asyncio.sleep(0.2)
-    raise TimeoutError(f"job {job_id} still {job.get('status')} after {timeout}s: {job}")
+    return await wait_until_job(api, job_id, lambda job: job["status"] in wanted, timeout)
 
 
 async def logs(api: httpx.AsyncClient, job_id: str, **params: Any) -> dict[str, Any]:
@@ -57,7 +49,10 @@ async def start_agent(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
 
 
 async def wait_until_job(
-    api: httpx.AsyncClient, job_id: str, predicate: Any, timeout: float = 90
+    api: httpx.AsyncClient,
+    job_id: str,
+    predicate: Callable[[dict[str, Any]], bool],
+    timeout: float = 90,
 ) -> dict[str, Any]:
     """Poll until `predicate(job)` holds."""
     deadline = time.monotonic() + timeout
@@ -69,4 +64,4 @@ async def wait_until_job(
         if predicate(job):
             return job
         await asyncio.sleep(0.2)
-    raise TimeoutError(f"job {job_id} never matched after {timeout}s: {job}")
+    raise TimeoutError(f"job {job_id} still {job.get('status')} after {timeout}s: {job}")

@@ -50,10 +50,5 @@ def answered(job: JobDocument, message_id: str, answer: str) -> tuple[JobDocumen
 
 
 def answers_pending_prompt(job: JobDocument, reply_to: str | None) -> bool:
-    prompt = job.prompt
-    return (
-        job.status is JobStatus.WAITING_FOR_INPUT
-        and prompt is not None
-        and reply_to is not None
-        and prompt.id == reply_to
-    )
+    prompt = job.pending_prompt()
+    return prompt is not None and reply_to is not None and prompt.id == reply_to

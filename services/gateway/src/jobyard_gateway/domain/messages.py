@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobyard_contracts import JobStatus, MessagePosted
+from jobyard_contracts import MessagePosted
 from jobyard_gateway.domain.commands import NotAllowedError
 from jobyard_store import Change, JobDocument
 
@@ -43,8 +43,7 @@ def post_message(job: JobDocument, request: PostMessage) -> Change:
         raise NotAllowedError(job, "send a message to", "active")
     if len(job.messages) >= MAX_MESSAGES:
         raise NotAllowedError(job, f"send more than {MAX_MESSAGES} messages to", "active")
-    prompt = job.prompt
-    pending = prompt if job.status is JobStatus.WAITING_FOR_INPUT else None
+    pending = job.pending_prompt()
     if pending is not None and pending.answer_id is not None:
         pending = None  # answered already: the agent is about to go on
     if request.reply_to is not None and (pending is None or pending.id != request.reply_to):
