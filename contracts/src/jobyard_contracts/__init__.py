@@ -41,6 +41,14 @@ from jobyard_contracts.events import (
     StepFinished,
     StepStarted,
 )
+from jobyard_contracts.files import (
+    FileKind,
+    FileReady,
+    FileRejected,
+    FileStatus,
+    OutputsSynced,
+    SyncOutputs,
+)
 from jobyard_contracts.jobs import (
     ACTIVE_STATUSES,
     FailureReason,
@@ -66,6 +74,10 @@ __all__ = [
     "DeleteJob",
     "Envelope",
     "FailureReason",
+    "FileKind",
+    "FileReady",
+    "FileRejected",
+    "FileStatus",
     "HostCommand",
     "InputReceived",
     "InputRequested",
@@ -83,6 +95,7 @@ __all__ = [
     "JobSubmitted",
     "MessagePosted",
     "NetworkPolicy",
+    "OutputsSynced",
     "PauseReason",
     "PauseSandbox",
     "Payload",
@@ -104,6 +117,7 @@ __all__ = [
     "StepStarted",
     "StepStatus",
     "StopJob",
+    "SyncOutputs",
     "ToolCall",
     "WireNames",
     "envelope_for",

@@ -41,6 +41,7 @@ from jobyard_contracts.events import (
     StepFinished,
     StepStarted,
 )
+from jobyard_contracts.files import FileReady, FileRejected, OutputsSynced, SyncOutputs
 
 MESSAGES: tuple[type[Payload], ...] = (
     JobSubmitted,
@@ -72,6 +73,10 @@ MESSAGES: tuple[type[Payload], ...] = (
     MessagePosted,
     InputRequested,
     InputReceived,
+    SyncOutputs,
+    FileReady,
+    FileRejected,
+    OutputsSynced,
 )
 
 BY_TYPE: dict[str, type[Payload]] = {m.TYPE: m for m in MESSAGES}

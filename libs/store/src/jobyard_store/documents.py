@@ -3,7 +3,8 @@
 Ownership: the gateway creates it and records requests (`*_requested_at`); the scheduler owns
 `admitted_at`, `host` and the end of stopped or cancelled jobs; the agent owns `steps` and the
 result fields; the sandbox-manager owns `sandbox` (the current step's run), `container` (the
-job's one sandbox) and the pause/resume transitions it carries out. Every change goes through
+job's one sandbox) and the pause/resume transitions it carries out; file-sync owns what
+`files` says was saved (the sandbox-manager what it asks for). Every change goes through
 `JobRepository.change`, which guards on `version` and appends the announcing events to `outbox`
 in the same single-document write.
 """
@@ -129,6 +130,51 @@ class SshEndpoint(BaseModel):
     username: str
 
 
+class JobInput(BaseModel):
+    """An uploaded file the job finds under /workspace/inputs/ before its first step."""
+
+    file_id: str
+    name: str
+    size: int
+    sha256: str
+    object_key: str
+
+
+DEFAULT_OUTPUT_EXCLUDES = (
+    "**/__pycache__/**",
+    "**/*.pyc",
+    "**/.cache/**",
+    "**/.git/**",
+    "**/.ipynb_checkpoints/**",
+    "**/node_modules/**",
+)
+"""Caches and tool internals are never outputs (the job may exclude more)."""
+
+
+class OutputRules(BaseModel):
+    """Which files under /workspace are outputs: created or changed during the job, matching
+    `include`, matching neither `exclude` nor the default caches, and not an input as copied."""
+
+    include: list[str] = Field(default_factory=lambda: ["**"])
+    exclude: list[str] = Field(default_factory=list)
+
+
+class OutputsProgress(BaseModel):
+    """How far the job's outputs are saved. The sandbox-manager asks at each step's end and at
+    the job's end (`requested_step`, `final_requested`), file-sync answers once everything the
+    workspace held then is stored or rejected; a step's end (and so the job's) waits for it."""
+
+    requested_step: int = -1
+    synced_step: int = -1
+    final_requested: bool = False
+    final_synced: bool = False
+    files: int = Field(default=0, description="Files of the job stored.")
+    bytes: int = Field(default=0, description="Their total size (latest versions).")
+
+    def synced(self, step: int) -> bool:
+        return self.synced_step >= step
+
+
 class JobDocument(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
@@ -183,6 +229,9 @@ class JobDocument(BaseModel):
     prompt: Prompt | None = Field(default=None, description="The question the job waits on.")
     planner_state: PlannerState | None = None
     summary: str = Field(default="", description="The agent's closing summary.")
+    inputs: list[JobInput] = Field(default_factory=list)
+    outputs: OutputRules = Field(default_factory=OutputRules)
+    files: OutputsProgress = Field(default_factory=OutputsProgress)
     correlation_id: str
     version: int = 0
     sequence: int = Field(default=0, description="Sequence number of the job's last event.")

@@ -11,7 +11,7 @@ from jobyard_contracts import Envelope, PauseSandbox, ReleaseSandbox, ResumeSand
 from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
 from jobyard_sandbox_manager.domain import pausing, sandboxes, steps
 from jobyard_sandbox_manager.supervisor import SandboxSupervisor
-from jobyard_store import ContainerState
+from jobyard_store import ContainerState, workspaces
 from jobyard_worker import Worker
 
 
@@ -48,7 +48,7 @@ def register(
                 docker.remove_job_containers, worker.names.namespace, msg.job_id
             )
             if msg.payload.delete_workspace:
-                await supervisor.remove_disk(sandboxes.job_disk_key(worker.names, msg.job_id))
+                await supervisor.remove_disk(workspaces.job_disk_key(worker.names, msg.job_id))
             return
         if job.container is not None and job.container.state is ContainerState.UP:
             await asyncio.to_thread(docker.kill, job.container.name)

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from jobyard_contracts import NetworkPolicy, Runtime
 from jobyard_sandbox_manager.domain.sandboxes import HostPolicy
 from jobyard_settings import InfraSettings
+from jobyard_store import workspaces
 
 
 def _default_host_id() -> str:
@@ -100,7 +101,7 @@ class SandboxManagerSettings(BaseSettings):
 
     @property
     def host_dir(self) -> Path:
-        return self.state_dir / self.infra.namespace / self.host_id
+        return workspaces.host_dir(self.state_dir, self.infra.names, self.host_id)
 
     @property
     def disk_owner(self) -> tuple[int, int]:

@@ -36,6 +36,7 @@ from jobyard_store import (
     JobDocument,
     SandboxState,
     SshEndpoint,
+    workspaces,
 )
 from jobyard_worker import Worker
 
@@ -193,7 +194,7 @@ class SandboxSupervisor:
         try:
             disk = await asyncio.to_thread(
                 self._disks.ensure,
-                sandboxes.disk_key(self._names, job),
+                workspaces.disk_key(self._names, job),
                 sandboxes.disk_mb(job, self._policy),
                 self._settings.disk_owner,
             )
@@ -307,7 +308,9 @@ class SandboxSupervisor:
         assert job.container is not None
         if counters is None:
             counters = await asyncio.to_thread(self._docker.counters, job.container.name)
-        free = await asyncio.to_thread(self._disks.free_bytes, sandboxes.disk_key(self._names, job))
+        free = await asyncio.to_thread(
+            self._disks.free_bytes, workspaces.disk_key(self._names, job)
+        )
         return limits.ExitFacts(
             out_of_memory=bool(counters and counters.oom_kills > job.sandbox.oom_kills_at_start),
             process_limit_hit=bool(
@@ -404,13 +407,13 @@ class SandboxSupervisor:
         if job.stateful and job.deletion_announced:
             await self.remove_stateful_disk(job.user_id, job.name, job.id)
         elif job.status.is_terminal and not sandboxes.workspace_kept_after_end(job):
-            await self.remove_disk(sandboxes.disk_key(self._names, job))
+            await self.remove_disk(workspaces.disk_key(self._names, job))
 
     async def remove_stateful_disk(self, user_id: str, name: str, job_id: str) -> None:
         """A deleted stateful job's workspace goes with the last job of its name."""
         query = sandboxes.stateful_workspace_in_use_query(user_id, name, job_id)
         if not await self._jobs.find(query, limit=1):
-            await self.remove_disk(sandboxes.stateful_disk_key(self._names, user_id, name))
+            await self.remove_disk(workspaces.stateful_disk_key(self._names, user_id, name))
 
     async def remove_disk(self, key: str) -> None:
         await asyncio.to_thread(self._docker.remove_volume, key)

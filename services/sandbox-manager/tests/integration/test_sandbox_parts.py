@@ -14,6 +14,7 @@ from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
 from jobyard_sandbox_manager.adapters.inboxes import Inboxes
 from jobyard_sandbox_manager.domain import sandboxes
 from jobyard_sandbox_manager.domain.records import parse_record
+from jobyard_store import workspaces
 from jobyard_testing.factories import make_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -54,7 +55,7 @@ def start_sandbox(parts, *, memory_mb=256, pids=64, disk_mb=64):
         sandbox_user="1000:1000",
         default_disk_mb=64,
     )
-    key = sandboxes.disk_key(names, job)
+    key = workspaces.disk_key(names, job)
     created.append((job.container.name, key))
     disk = disks.ensure(key, disk_mb, (1000, 1000))
     inbox = inboxes.create(job.container.name)

@@ -25,6 +25,7 @@ from jobyard_store import (
     SandboxContainer,
     SandboxState,
 )
+from jobyard_store.workspaces import disk_key
 
 RUNNER_PATH = "/opt/jobyard/runner.py"
 INBOX_PATH = "/run/jobyard/inbox"
@@ -41,22 +42,6 @@ both."""
 def container_name(names: WireNames, job_id: str, generation: int) -> str:
     """Deterministic, so a restarted manager finds the container it created before dying."""
     return f"{names.namespace}-{job_id}-g{generation}"
-
-
-def disk_key(names: WireNames, job: JobDocument) -> str:
-    """A stateful job's disk belongs to its owner and name; any other job's to the job. Also
-    the name of the Docker volume that shows its workspace."""
-    if job.stateful:
-        return stateful_disk_key(names, job.user_id, job.name)
-    return job_disk_key(names, job.id)
-
-
-def job_disk_key(names: WireNames, job_id: str) -> str:
-    return f"{names.namespace}-{job_id}-workspace"
-
-
-def stateful_disk_key(names: WireNames, user_id: str, name: str) -> str:
-    return f"{names.namespace}-ws-{user_id}-{name}"
 
 
 def stateful_workspace_in_use_query(user_id: str, name: str, job_id: str) -> dict[str, object]:
