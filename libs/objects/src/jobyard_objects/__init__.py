@@ -114,21 +114,20 @@ class ObjectStore:
             if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
 
-    def upload_file(self, key: str, path: Path, size: int, content_type: str) -> Stored:
-        """Stream `size` bytes of the file at `path` (opened without following a symlink)."""
-        with _open_no_follow(path) as source:
-            reader = _HashingReader(source, size)
-            self._client.put_object(
-                self.bucket,
-                key,
-                reader,  # type: ignore[arg-type]
-                size,
-                content_type=content_type,
-                part_size=self._part_size,
-                num_parallel_uploads=self._parallel,
-            )
+    def upload_stream(self, key: str, source: BinaryIO, size: int, content_type: str) -> Stored:
+        """Stream `size` bytes from `source` in parts; the object appears only once complete."""
+        reader = _HashingReader(source, size)
+        self._client.put_object(
+            self.bucket,
+            key,
+            reader,  # type: ignore[arg-type]
+            size,
+            content_type=content_type,
+            part_size=self._part_size,
+            num_parallel_uploads=self._parallel,
+        )
         if reader.read_bytes != size:
-            raise ChangedWhileReadingError(f"{path} changed while it was uploaded")
+            raise ChangedWhileReadingError(f"{key}: the source shrank while it was uploaded")
         return Stored(size=size, sha256=reader.hexdigest())
 
     def upload_bytes(self, key: str, data: bytes, content_type: str) -> Stored:
@@ -136,9 +135,19 @@ class ObjectStore:
         return Stored(size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
     def download_file(self, key: str, path: Path) -> None:
-        """Into `path` through a temporary file beside it, so a crash leaves no partial file."""
+        """Into `path` through a new temporary file beside it (created exclusively, so a link
+        planted there is never written through), renamed at the end: no partial file."""
         partial = path.with_name(f".{path.name}.partial")
-        self._client.fget_object(self.bucket, key, str(partial))
+        partial.unlink(missing_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        response = self._client.get_object(self.bucket, key)
+        try:
+            with os.fdopen(os.open(partial, flags, 0o644), "wb") as target:
+                for chunk in response.stream(MiB):
+                    target.write(chunk)
+        finally:
+            response.close()
+            response.release_conn()
         partial.replace(path)
 
     def digest(self, key: str) -> Stored | None:
@@ -233,13 +242,6 @@ def _client(endpoint: str, settings: ObjectSettings) -> Minio:
         secure=url.scheme == "https",
         region=settings.region,
     )
-
-
-def _open_no_follow(path: Path) -> BinaryIO:
-    """Open for reading, refusing a symlink in the last component (a job could point one at a
-    host file; its folders are checked by the caller)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    return os.fdopen(fd, "rb")
 
 
 class _HashingReader:

@@ -27,6 +27,7 @@ from jobyard_store.documents import (
     SshEndpoint,
     StepState,
 )
+from jobyard_store.files import FileRecord, FileRepository
 from jobyard_store.hosts import HostRegistry, HostReport
 from jobyard_store.images import ImageRegistry, SandboxImage
 from jobyard_store.jobs import Applied, Change, Decide, JobNotFoundError, JobRepository
@@ -45,6 +46,7 @@ def connect(
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await JobRepository(db).ensure_indexes()
     await LogStore(db).ensure_indexes()
+    await FileRepository(db).ensure_indexes()
 
 
 __all__ = [
@@ -53,6 +55,8 @@ __all__ = [
     "ChatMessage",
     "ContainerState",
     "Decide",
+    "FileRecord",
+    "FileRepository",
     "HostRegistry",
     "HostReport",
     "ImageRegistry",

@@ -3,6 +3,8 @@ file-sync, which saves what the job writes there."""
 
 from __future__ import annotations
 
+import re
+import socket
 from pathlib import Path
 
 from jobyard_contracts import WireNames
@@ -11,6 +13,11 @@ from jobyard_store.documents import JobDocument
 WORKSPACE_FOLDER = "workspace"
 INPUTS_FOLDER = "inputs"
 """Under /workspace: the job's input files, copied there before its first step."""
+
+
+def default_host_id() -> str:
+    """This machine's name as a host id (host ids end routing keys and queue names: no dots)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())
 
 
 def disk_key(names: WireNames, job: JobDocument) -> str:
@@ -37,3 +44,9 @@ def host_dir(state_dir: Path, names: WireNames, host_id: str) -> Path:
 
 def workspace_dir(host: Path, names: WireNames, job: JobDocument) -> Path:
     return host / "disks" / disk_key(names, job) / WORKSPACE_FOLDER
+
+
+def input_mtime_ns(job: JobDocument) -> int:
+    """The modification time the host gives the inputs it copies in: a file there with another
+    time was changed by the job (so it is an output)."""
+    return int(job.created_at.timestamp()) * 1_000_000_000

@@ -9,8 +9,14 @@ everything whose name starts with the namespace, inside the broker, in about a s
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
+
+from minio.error import S3Error
+
+from jobyard_objects import ObjectSettings, ObjectStore
+from jobyard_settings import InfraSettings
 
 # Erlang run by the broker: delete the vhost's queues and exchanges named "<prefix>...".
 _DELETE_BY_PREFIX = """
@@ -41,3 +47,17 @@ def delete_namespace_sync(namespace: str) -> int:
 
 async def delete_namespace(namespace: str) -> int:
     return await asyncio.to_thread(delete_namespace_sync, namespace)
+
+
+S3_STANDIN = "http://127.0.0.1:9000"
+
+
+def empty_bucket(namespace: str) -> None:
+    """Remove the objects a test session stored (the stand-in keeps them in memory)."""
+    settings = ObjectSettings(endpoint=os.environ.get("S3_ENDPOINT", S3_STANDIN))
+    store = ObjectStore(settings, settings.bucket_for(InfraSettings(namespace=namespace)))
+    try:
+        store.remove(list(store.keys()))
+    except S3Error as exc:
+        if exc.code != "NoSuchBucket":
+            raise

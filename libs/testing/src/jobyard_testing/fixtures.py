@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 
 from jobyard import Jobyard
 from jobyard_settings import InfraSettings
-from jobyard_testing.cleanup import delete_namespace_sync
+from jobyard_testing.cleanup import S3_STANDIN, delete_namespace_sync, empty_bucket
 from jobyard_testing.model_server import MODEL_API_KEY, ModelServer, model_server
 from jobyard_testing.stack import SERVICES, Stack
 
@@ -47,15 +47,19 @@ def infra_env() -> Iterator[dict[str, str]]:
     mongo_url = os.environ.get("MONGODB_URL", MONGO_STANDIN)
     if "MONGODB_URL" not in os.environ and not _listening(27017):
         missing.append("MongoDB stand-in")
+    if "S3_ENDPOINT" not in os.environ and not _listening(9000):
+        missing.append("S3 stand-in")
     if missing:
         pytest.fail(f"{', '.join(missing)} not running: run `scripts/stack.sh infra` first")
     namespace = unique_namespace()
     yield {
         "JOBYARD_NAMESPACE": namespace,
         "JOBYARD_MONGODB_URL": mongo_url,
+        "JOBYARD_S3_ENDPOINT": os.environ.get("S3_ENDPOINT", S3_STANDIN),
         "JOBYARD_LOG_LEVEL": "INFO",
     }
     delete_namespace_sync(namespace)
+    empty_bucket(namespace)
 
 
 @pytest.fixture(scope="session")
@@ -115,6 +119,8 @@ def stack(
             "JOBYARD_LLM_BACKOFF_MAX_SECONDS": "1",
             "JOBYARD_LLM_MAX_MODEL_CALLS": "12",
             "JOBYARD_LLM_MAX_COMMANDS_PER_STEP": "4",
+            "JOBYARD_FILESYNC_SETTLE_SECONDS": "0.5",
+            "JOBYARD_FILESYNC_RESCAN_SECONDS": "3",
         },
         log_dir=log_dir,
     )

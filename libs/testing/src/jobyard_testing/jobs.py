@@ -65,3 +65,22 @@ async def wait_until_job(
             return job
         await asyncio.sleep(0.2)
     raise TimeoutError(f"job {job_id} still {job.get('status')} after {timeout}s: {job}")
+
+
+async def wait_for_files(
+    api: httpx.AsyncClient,
+    job_id: str,
+    predicate: Callable[[dict[str, dict[str, Any]]], bool],
+    timeout: float = 90,
+) -> dict[str, dict[str, Any]]:
+    """Poll the job's files (by path) until `predicate` holds."""
+    deadline = time.monotonic() + timeout
+    files: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        response = await api.get(f"/v1/jobs/{job_id}/files")
+        response.raise_for_status()
+        files = {f["path"]: f for f in response.json()["files"]}
+        if predicate(files):
+            return files
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"files of {job_id} after {timeout}s: {sorted(files)}")

@@ -16,7 +16,7 @@ import httpx
 
 from jobyard import create_user
 
-SERVICES = ("scheduler", "agent", "sandbox-manager", "gateway")
+SERVICES = ("scheduler", "agent", "sandbox-manager", "file-sync", "gateway")
 HEALTH_PATH = {"gateway": "/readyz"}
 
 
@@ -50,7 +50,9 @@ class Stack:
         with its own `env` on top of the stack's."""
         name = instance or service
         port = self.ports.setdefault(name, free_port())
-        prefix = {"sandbox-manager": "SANDBOX", "gateway": "GATEWAY"}.get(service, service.upper())
+        prefix = {"sandbox-manager": "SANDBOX", "file-sync": "FILESYNC"}.get(
+            service, service.upper()
+        )
         environment = {**os.environ, **self.env, **self.extra_env.setdefault(name, env or {})}
         key = f"JOBYARD_{prefix}_{'PORT' if service == 'gateway' else 'HEALTH_PORT'}"
         environment[key] = str(port)

@@ -9,6 +9,7 @@ import docker
 
 from jobyard_contracts import Runtime
 from jobyard_logging import get_logger
+from jobyard_objects import ObjectStore
 from jobyard_sandbox_manager import handlers, host_report
 from jobyard_sandbox_manager.adapters.disks import Disks
 from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
@@ -48,6 +49,7 @@ def create_worker(settings: SandboxManagerSettings | None = None) -> Worker:
         docker_sandboxes,
         Disks(settings.host_dir / "disks"),
         Inboxes(settings.host_dir / "inboxes"),
+        ObjectStore(settings.objects, settings.bucket),
         settings,
         runtime,
     )

@@ -1,22 +1,16 @@
 from __future__ import annotations
 
 import os
-import re
-import socket
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jobyard_contracts import NetworkPolicy, Runtime
+from jobyard_objects import ObjectSettings
 from jobyard_sandbox_manager.domain.sandboxes import HostPolicy
 from jobyard_settings import InfraSettings
 from jobyard_store import workspaces
-
-
-def _default_host_id() -> str:
-    # Host ids end routing keys and queue names: no dots.
-    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())
 
 
 class SandboxManagerSettings(BaseSettings):
@@ -28,8 +22,11 @@ class SandboxManagerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JOBYARD_SANDBOX_", extra="ignore")
 
     infra: InfraSettings = Field(default_factory=InfraSettings)
+    objects: ObjectSettings = Field(
+        default_factory=ObjectSettings, description="Where jobs' input files are read from."
+    )
     host_id: str = Field(
-        default_factory=_default_host_id,
+        default_factory=workspaces.default_host_id,
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
         description="Name of this Docker host: jobs are placed on it and commands routed to it.",
     )
@@ -102,6 +99,10 @@ class SandboxManagerSettings(BaseSettings):
     @property
     def host_dir(self) -> Path:
         return workspaces.host_dir(self.state_dir, self.infra.names, self.host_id)
+
+    @property
+    def bucket(self) -> str:
+        return self.objects.bucket_for(self.infra)
 
     @property
     def disk_owner(self) -> tuple[int, int]:

@@ -18,13 +18,16 @@ from subprocess import CalledProcessError
 from typing import Any
 
 from docker.errors import APIError, ImageNotFound
+from minio.error import S3Error
 
 from jobyard_contracts import FailureReason, JobStatus, PauseReason, Runtime, WireNames
 from jobyard_logging import bound
+from jobyard_objects import ObjectStore
 from jobyard_sandbox_manager.adapters.disks import Disks
 from jobyard_sandbox_manager.adapters.docker_sandbox import ContainerStatus, DockerSandboxes
 from jobyard_sandbox_manager.adapters.inboxes import Inboxes
-from jobyard_sandbox_manager.domain import limits, pausing, sandboxes, steps
+from jobyard_sandbox_manager.adapters.inputs import copy_inputs
+from jobyard_sandbox_manager.domain import limits, outputs, pausing, sandboxes, steps
 from jobyard_sandbox_manager.domain.pausing import start_session
 from jobyard_sandbox_manager.domain.records import CgroupCounters, Record
 from jobyard_sandbox_manager.output_pump import OnRecord, OnTick, OutputPump
@@ -41,6 +44,7 @@ from jobyard_store import (
 from jobyard_worker import Worker
 
 TICK_SECONDS = 0.5
+OUTPUTS_POLL_SECONDS = 0.05
 STEP_TAIL_LINES = 20
 
 
@@ -51,6 +55,7 @@ class SandboxSupervisor:
         sandboxes: DockerSandboxes,
         disks: Disks,
         inboxes: Inboxes,
+        objects: ObjectStore,
         settings: SandboxManagerSettings,
         runtime: Runtime,
     ) -> None:
@@ -59,6 +64,7 @@ class SandboxSupervisor:
         self._docker = sandboxes
         self._disks = disks
         self._inboxes = inboxes
+        self._objects = objects
         self._settings = settings
         self._host = settings.host_id
         self._policy = settings.host_policy(runtime)
@@ -147,6 +153,9 @@ class SandboxSupervisor:
             )
             return True
         if container.state is ContainerState.RELEASED:
+            if not await self._outputs_saved_at_end(job):
+                await asyncio.sleep(OUTPUTS_POLL_SECONDS)
+                return True
             await self._clean_up(job)
             await self.change(job_id, sandboxes.cleaned)
             return False
@@ -196,6 +205,13 @@ class SandboxSupervisor:
                 self._disks.ensure,
                 workspaces.disk_key(self._names, job),
                 sandboxes.disk_mb(job, self._policy),
+                self._settings.disk_owner,
+            )
+            await asyncio.to_thread(
+                copy_inputs,
+                self._objects,
+                job,
+                disk / workspaces.WORKSPACE_FOLDER,
                 self._settings.disk_owner,
             )
             inbox = self._inboxes.create(job.container.name)
@@ -297,7 +313,26 @@ class SandboxSupervisor:
             return
         facts = await self._exit_facts(job, record.counters)
         reason, message = limits.classify_exit(record.exit_code, facts)
+        await self._outputs_saved(job_id, record.step)
         await self._finish_step(job_id, record.step, record.exit_code, reason, message)
+
+    async def _outputs_saved(self, job_id: str, step: int) -> None:
+        """Ask file-sync to save what the step left in the workspace, and wait until it has
+        (the step's end, and so the job's, is recorded after its outputs)."""
+        job = await self.change(job_id, lambda j: outputs.request_sync(j, step, self._host))
+        while not outputs.step_saved(job, step):
+            await asyncio.sleep(OUTPUTS_POLL_SECONDS)
+            current = await self._jobs.get(job_id)
+            if current is None:
+                return
+            job = current
+
+    async def _outputs_saved_at_end(self, job: JobDocument) -> bool:
+        """Whether the ended job's workspace may go: file-sync saved all of it (asked once)."""
+        if outputs.saved_at_end(job):
+            return True
+        await self.change(job.id, lambda j: outputs.request_final_sync(j, self._host))
+        return False
 
     async def _exit_facts(
         self, job: JobDocument, counters: CgroupCounters | None
@@ -428,9 +463,12 @@ class SandboxSupervisor:
 
 def refused(exc: Exception) -> bool:
     """Errors that trying again cannot fix: an image this host lacks, a request Docker refuses,
-    a disk that cannot be made. Anything else (Docker restarting, a timeout) is retried."""
+    a disk that cannot be made, an input file that is gone. Anything else (Docker restarting,
+    a timeout) is retried."""
     if isinstance(exc, sandboxes.UnknownImageError | ImageNotFound | CalledProcessError):
         return True
+    if isinstance(exc, S3Error):  # an input file that is gone (deleted since the job began)
+        return exc.code in ("NoSuchKey", "NoSuchBucket")
     return isinstance(exc, APIError) and exc.is_client_error()
 
 

@@ -1,0 +1,209 @@
+"""Follows the workspace of every job on this host and saves its outputs as they are produced.
+
+One task per job, from the job's first sandbox until its final sync: inotify (watchfiles)
+wakes it when something changes, and a full rescan runs every `rescan_seconds` anyway, so a
+lost event delays a file, never loses it. A pass saves files that have settled; a sync (a step
+or the job ended: the sandbox-manager waits for it) saves everything there is, settled or not,
+plus the steps' scripts and, at the end, the execution log. All of it is recomputed from the
+job document, the file records and the workspace, so a restarted file-sync simply carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import tempfile
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from watchfiles import awatch
+
+from jobyard_contracts import FileKind, StepStatus
+from jobyard_file_sync.adapters import workspace
+from jobyard_file_sync.domain import outputs
+from jobyard_file_sync.saver import FileSaver
+from jobyard_file_sync.settings import FileSyncSettings
+from jobyard_logging import bound
+from jobyard_store import JobDocument, SandboxState, workspaces
+from jobyard_store.files import FileRepository
+from jobyard_worker import Worker
+
+LOG_PAGE = 1000
+
+
+class OutputSyncer:
+    def __init__(
+        self, worker: Worker, saver: FileSaver, files: FileRepository, settings: FileSyncSettings
+    ) -> None:
+        self._worker = worker
+        self._jobs = worker.jobs
+        self._saver = saver
+        self._files = files
+        self._settings = settings
+        self._settle = timedelta(seconds=settings.settle_seconds)
+        self._followed: dict[str, asyncio.Task[None]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def reconcile_forever(self) -> None:
+        """Follow every job of this host until its final sync; catch up on syncs asked for
+        while this file-sync was down."""
+        while True:
+            for job in await self._jobs.find(self._mine_query()):
+                self._follow(job.id)
+                progress = job.files
+                if progress.requested_step > progress.synced_step or (
+                    progress.final_requested and not progress.final_synced
+                ):
+                    await self.sync(job.id, progress.requested_step, progress.final_requested)
+            await asyncio.sleep(self._settings.poll_seconds)
+
+    def _mine_query(self) -> dict[str, Any]:
+        return {
+            "container.host": self._settings.host_id,
+            "files.final_synced": {"$ne": True},
+        }
+
+    def _follow(self, job_id: str) -> None:
+        if job_id in self._followed:
+            return
+        task = asyncio.create_task(self._follow_job(job_id))
+        self._followed[job_id] = task
+        task.add_done_callback(lambda _: self._followed.pop(job_id, None))
+
+    async def _follow_job(self, job_id: str) -> None:
+        with bound(job_id=job_id):
+            changed, stop = asyncio.Event(), asyncio.Event()
+            watcher: asyncio.Task[None] | None = None
+            pending = False
+            try:
+                while True:
+                    job = await self._jobs.get(job_id)
+                    if job is None or job.files.final_synced or job.deleted_at is not None:
+                        return
+                    root = self._root(job)
+                    if watcher is None and root.is_dir():
+                        watcher = asyncio.create_task(self._watch(root, changed, stop))
+                    if root.is_dir():
+                        async with self._lock(job_id):
+                            pending = await self._save_pass(job, root, settled_only=True)
+                    wait = self._settings.settle_seconds if pending else self._rescan_seconds(job)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), wait)
+                    changed.clear()
+            except Exception:
+                self._worker.log.warning("following the workspace failed", exc_info=True)
+            finally:
+                stop.set()
+                if watcher is not None:
+                    watcher.cancel()
+
+    def _rescan_seconds(self, job: JobDocument) -> float:
+        # A workspace not mounted yet is looked at again soon.
+        return self._settings.rescan_seconds if self._root(job).is_dir() else 0.5
+
+    async def _watch(self, root: Path, changed: asyncio.Event, stop: asyncio.Event) -> None:
+        with contextlib.suppress(Exception):  # the rescan still saves everything
+            async for _ in awatch(root, stop_event=stop, debounce=200, recursive=True):
+                changed.set()
+
+    async def sync(self, job_id: str, step: int, final: bool) -> None:
+        """Save everything the workspace holds now, then record the job's outputs synced."""
+        with bound(job_id=job_id):
+            async with self._lock(job_id):
+                job = await self._jobs.get(job_id)
+                if job is None:
+                    return
+                if job.deleted_at is None:
+                    root = self._root(job)
+                    if root.is_dir():
+                        await self._save_pass(job, root, settled_only=False, sync_step=step)
+                    await self._save_scripts(job)
+                    if final:
+                        await self._save_log(job)
+                count, size = await self._totals(job_id)
+                await self._worker.relay.change(
+                    job_id, lambda j: outputs.synced(j, step, final, count, size)
+                )
+        if final:
+            self._locks.pop(job_id, None)  # nothing of the job is saved any more
+
+    async def _save_pass(
+        self, job: JobDocument, root: Path, *, settled_only: bool, sync_step: int | None = None
+    ) -> bool:
+        """Save what changed; True when some file was left for later (not settled yet).
+        The caller holds the job's lock."""
+        now, pending = datetime.now(UTC), False
+        step = sync_step if sync_step is not None else _current_step(job)
+        stats = await asyncio.to_thread(lambda: list(workspace.scan(root)))
+        for stat in stats:
+            if not outputs.is_output(job, stat):
+                continue
+            if settled_only and not outputs.settled(stat, now, self._settle):
+                pending = True
+                continue
+            if not await self._saver.save_workspace_file(job, root, stat, step):
+                pending = True
+        return pending
+
+    async def _save_scripts(self, job: JobDocument) -> None:
+        for state in job.steps:
+            if state.status is not StepStatus.PENDING and outputs.script_text(job, state.index):
+                text = outputs.script_text(job, state.index).encode()
+                path = outputs.script_path(job, state.index)
+                digest = hashlib.sha256(text).hexdigest()
+                await self._saver.save_content(
+                    job, FileKind.SCRIPT, path, BytesIO(text), len(text), digest, state.index
+                )
+
+    async def _save_log(self, job: JobDocument) -> None:
+        """The job's stored output, as one text file, written through a temporary file so
+        memory stays bounded whatever its length."""
+        with tempfile.TemporaryFile() as spool:
+            digest, after, step = hashlib.sha256(), 0, -1
+            while lines := await self._worker.logs.after(job.id, after, LOG_PAGE):
+                for line in lines:
+                    text = f"{line.text}\n"
+                    if line.step != step:
+                        step = line.step
+                        text = f"==> step {step + 1}: {job.step(step).title}\n{text}"
+                    data = text.encode()
+                    digest.update(data)
+                    spool.write(data)
+                after = lines[-1].seq
+            size = spool.tell()
+            if size == 0:
+                return
+            spool.seek(0)
+            await self._saver.save_content(
+                job, FileKind.LOG, outputs.LOG_PATH, spool, size, digest.hexdigest(), None
+            )
+
+    async def _totals(self, job_id: str) -> tuple[int, int]:
+        ready = await self._files.find({"job_id": job_id, "deleted_at": None, "status": "ready"})
+        return len(ready), sum(r.size for r in ready)
+
+    def _root(self, job: JobDocument) -> Path:
+        return workspaces.workspace_dir(self._settings.host_dir, self._worker.names, job)
+
+    def _lock(self, job_id: str) -> asyncio.Lock:
+        """One pass at a time per job: a sync and the follower never upload the same file."""
+        lock = self._locks.get(job_id)
+        if lock is None:
+            lock = self._locks[job_id] = asyncio.Lock()
+        return lock
+
+    async def stop(self) -> None:
+        for task in list(self._followed.values()):
+            task.cancel()
+
+
+def _current_step(job: JobDocument) -> int | None:
+    run = job.sandbox
+    if run is None:
+        return None
+    if run.state in (SandboxState.STARTING, SandboxState.RUNNING, SandboxState.EXITED):
+        return run.step_index
+    return run.step_index - 1 if run.step_index > 0 else None
