@@ -20,7 +20,7 @@ BASE_IMAGE="jobyard/sandbox-base:latest"
 MONGO_PORT="${JOBYARD_MONGO_STANDIN_PORT:-27017}"
 S3_PORT="${JOBYARD_S3_STANDIN_PORT:-9000}"
 GATEWAY_PORT="${JOBYARD_GATEWAY_PORT:-8080}"
-SERVICES=(scheduler agent sandbox-manager gateway)
+SERVICES=(scheduler agent sandbox-manager file-sync gateway)
 mkdir -p "$LOG" "$RUN" "$DATA"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -199,6 +199,7 @@ infra() {
 
 env_for_services() {
   export JOBYARD_MONGODB_URL="${MONGODB_URL:-mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true}"
+  export JOBYARD_S3_ENDPOINT="${S3_ENDPOINT:-http://127.0.0.1:$S3_PORT}"
   export JOBYARD_GATEWAY_PORT="$GATEWAY_PORT"
   # The operators' token for creating users, made once per checkout and kept out of git.
   [ -s "$VAR/admin-token" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$VAR/admin-token")
