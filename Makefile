@@ -34,6 +34,7 @@ test: infra       ## set up, lint, check published contracts, run every test
 	$(VENV)/python scripts/openapi.py check
 	$(VENV)/pytest
 
-bench: up         ## Jobyard vs raw Docker, side by side: echo jobs, pause/resume, gVisor vs runc
+bench: up         ## side by side: echo jobs vs docker run, pause/resume, gVisor vs runc, 1 GiB output vs fput_object
 	$(VENV)/python bench/echo_job.py
 	$(VENV)/python bench/sandbox_sessions.py
+	$(VENV)/python bench/file_outputs.py
