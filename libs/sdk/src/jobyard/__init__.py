@@ -8,27 +8,40 @@ print(job.status, client.jobs.get_logs(job.id))
 agent = client.agent_jobs.start("Count the lines of every CSV in /data and report the largest")
 for snapshot in client.agent_jobs.follow(agent.id):
     print(snapshot.status, snapshot.progress)
+
+sales = client.files.upload("sales.csv")     # jobs given its id find it in /workspace/inputs/
+job = client.jobs.create("count", "wc -l inputs/sales.csv > count.txt", inputs=[sales.id])
+client.jobs.wait(job.id, poll_interval=2)
+for file in client.files.list(job_id=job.id, kind="output"):
+    client.files.download(file.id)           # checked against its SHA-256
 """
 
 from jobyard.client import AsyncJobyard, Jobyard, create_user
 from jobyard.errors import (
     AuthenticationError,
+    ChecksumMismatchError,
     ConflictError,
     JobyardError,
     NotFoundError,
     QuotaExceededError,
+    StorageError,
     ValidationError,
 )
 from jobyard.models import (
     Deleted,
+    File,
+    FileTotals,
+    GeneratedBy,
     Image,
     Job,
+    JobInput,
     Logs,
     Message,
     Progress,
     Prompt,
     SshInfo,
     Step,
+    StepFile,
     TimelineStep,
     User,
 )
@@ -38,11 +51,16 @@ __all__ = [
     "AskStep",
     "AsyncJobyard",
     "AuthenticationError",
+    "ChecksumMismatchError",
     "ConflictError",
     "Deleted",
+    "File",
+    "FileTotals",
+    "GeneratedBy",
     "Image",
     "InstructionStep",
     "Job",
+    "JobInput",
     "Jobyard",
     "JobyardError",
     "Logs",
@@ -54,6 +72,8 @@ __all__ = [
     "ScriptStep",
     "SshInfo",
     "Step",
+    "StepFile",
+    "StorageError",
     "TimelineStep",
     "User",
     "ValidationError",

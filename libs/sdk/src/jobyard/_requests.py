@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, Unpack
 
@@ -35,6 +35,21 @@ def resolve_base_url(base_url: str | None) -> str:
     return url.rstrip("/")
 
 
+class OutputPatterns(TypedDict, total=False):
+    """Which files under /workspace a job keeps as outputs: glob patterns relative to it."""
+
+    include: list[str]
+    exclude: list[str]
+
+
+def _job_files(inputs: Sequence[str] | None, outputs: OutputPatterns | None) -> dict[str, Any]:
+    """The files given to a job and the outputs it keeps; None leaves them to the server."""
+    return {
+        "inputs": list(inputs) if inputs else None,
+        "outputs": dict(outputs) if outputs else None,
+    }
+
+
 def create(
     name: str,
     script: str,
@@ -49,6 +64,8 @@ def create(
     ssh_public_key: str | None,
     image: str,
     network: str,
+    inputs: Sequence[str] | None,
+    outputs: OutputPatterns | None,
 ) -> Call:
     body: dict[str, Any] = {
         "name": name,
@@ -61,13 +78,18 @@ def create(
         "image": image,
         "network": network,
     }
-    optional = {"ipv6_lease": ipv6_lease, "timeout": timeout, "ssh_public_key": ssh_public_key}
+    optional = {
+        "ipv6_lease": ipv6_lease,
+        "timeout": timeout,
+        "ssh_public_key": ssh_public_key,
+    } | _job_files(inputs, outputs)
     body |= {k: v for k, v in optional.items() if v is not None}
     return Call("POST", "/v1/jobs", json=body)
 
 
 class AgentJobOptions(TypedDict, total=False):
-    """What an agent job may be started with besides its instruction and steps."""
+    """What an agent job may be started with besides its instruction and steps; `inputs` are
+    ids of uploaded files, which the job finds under /workspace/inputs/."""
 
     chat_id: str | None
     name: str | None
@@ -79,6 +101,8 @@ class AgentJobOptions(TypedDict, total=False):
     timeout: int | None
     session_seconds: int | None
     disk_mb: int | None
+    inputs: Sequence[str] | None
+    outputs: OutputPatterns | None
 
 
 def start_agent(
@@ -103,7 +127,7 @@ def start_agent(
         "timeout": options.get("timeout"),
         "session_seconds": options.get("session_seconds"),
         "disk_mb": options.get("disk_mb"),
-    }
+    } | _job_files(options.get("inputs"), options.get("outputs"))
     body |= {k: v for k, v in optional.items() if v is not None}
     return Call("POST", "/v1/jobs", json=body)
 
@@ -141,8 +165,35 @@ def listing(
     return Call("GET", "/v1/jobs", params=params)
 
 
+def file_listing(job_id: str | None, kind: str | None, q: str | None, limit: int) -> Call:
+    filters = {"job_id": job_id, "kind": kind, "q": q}
+    params = {"limit": limit} | {k: v for k, v in filters.items() if v is not None}
+    return Call("GET", "/v1/files", params=params)
+
+
+def get_file(file_id: str, expires_in: int | None = None) -> Call:
+    """The file, with a download link valid `expires_in` seconds once it is ready."""
+    params = {"expires_in": expires_in} if expires_in is not None else {}
+    return Call("GET", f"/v1/files/{file_id}", params=params)
+
+
+def start_upload(name: str, size: int, sha256: str, content_type: str | None) -> Call:
+    body: dict[str, Any] = {"name": name, "size": size, "sha256": sha256}
+    if content_type is not None:
+        body["content_type"] = content_type
+    return Call("POST", "/v1/files", json=body)
+
+
+def complete_upload(file_id: str, etags: Iterable[tuple[int, str]]) -> Call:
+    """The bytes are sent; `etags` are the parts' (number, ETag), none for a form POST."""
+    parts = [{"number": number, "etag": etag} for number, etag in etags]
+    return Call("POST", f"/v1/files/{file_id}/complete", json={"parts": parts})
+
+
 def result(response: httpx.Response) -> Any:
     """The decoded body, or the matching exception with the server's message."""
+    if response.status_code == 204:  # No Content (a deleted file)
+        return None
     if response.is_success:
         return response.json()
     try:

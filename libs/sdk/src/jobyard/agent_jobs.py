@@ -42,7 +42,9 @@ class AgentJobs:
         """Start an agent job. Without `steps` a language model plans the work; with them the
         job runs them in order (see `jobyard.steps`). Options: `chat_id`, `name`, `vcpus` (1),
         `memory_mb` (512), `image` ("base"), `network` ("none"), `env`, `timeout`,
-        `session_seconds`, `disk_mb`. ConflictError if `chat_id` already has an active job."""
+        `session_seconds`, `disk_mb`, `inputs` (ids of uploaded files, found under
+        /workspace/inputs/), `outputs` (`{"include": [...], "exclude": [...]}`).
+        ConflictError if `chat_id` already has an active job."""
         return Job.model_validate(self._send(rq.start_agent(instruction, steps, **options)))
 
     def get(self, job_id: str) -> Job:

@@ -1,7 +1,8 @@
 """`jobyard`: the command line of the SDK. Human output by default, `--json` for scripts.
 
 Reads `JOBYARD_API_KEY` and `JOBYARD_BASE_URL` (and `JOBYARD_ADMIN_TOKEN` for `users create`).
-Agent jobs have their own commands, `jobyard agent ...` (`cli_agent.py`).
+Agent jobs have their own commands, `jobyard agent ...` (`cli_agent.py`), and so do files,
+`jobyard files ...` (`cli_files.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from jobyard._cli import (
     EnvOption,
+    InputOption,
     JobId,
     JsonOption,
     client,
@@ -23,10 +25,12 @@ from jobyard._cli import (
     emit,
     err,
     errors_as_messages,
+    input_ids,
     out,
     parse_env,
 )
 from jobyard.cli_agent import agent
+from jobyard.cli_files import files
 from jobyard.client import Jobyard, create_user
 from jobyard.models import Job
 
@@ -34,6 +38,7 @@ app = typer.Typer(help="Run long jobs in Jobyard sandboxes.", no_args_is_help=Tr
 users = typer.Typer(help="Users and API keys (operators).", no_args_is_help=True)
 app.add_typer(users, name="users")
 app.add_typer(agent, name="agent")
+app.add_typer(files, name="files")
 
 
 @app.command()
@@ -56,6 +61,7 @@ def create(
     ipv6_lease: Annotated[str | None, typer.Option("--ipv6-lease", help="IPv6 lease id.")] = None,
     image: Annotated[str, typer.Option(help="Sandbox image (see `jobyard images`).")] = "base",
     network: Annotated[str, typer.Option(help="Network policy: none or internet.")] = "none",
+    inputs: InputOption = [],  # noqa: B006
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until it finishes.")] = False,
     follow: Annotated[
         bool, typer.Option("--follow", help="Print its output live; implies --wait.")
@@ -80,6 +86,7 @@ def create(
             ipv6_lease=ipv6_lease,
             image=image,
             network=network,
+            inputs=input_ids(jobyard, inputs),
         )
         if follow:
             for line in jobyard.jobs.follow_logs(job.id):

@@ -16,6 +16,7 @@ from rich.text import Text
 from jobyard import _agent
 from jobyard._cli import (
     EnvOption,
+    InputOption,
     JobId,
     JsonOption,
     client,
@@ -23,6 +24,7 @@ from jobyard._cli import (
     emit,
     err,
     errors_as_messages,
+    input_ids,
     out,
     parse_env,
 )
@@ -62,6 +64,7 @@ def start(
         int | None, typer.Option("--session-seconds", help="Execution budget of a session.")
     ] = None,
     disk_mb: Annotated[int | None, typer.Option("--disk-mb", help="Disk of the job, MB.")] = None,
+    inputs: InputOption = [],  # noqa: B006
     follow: Annotated[
         bool,
         typer.Option(
@@ -97,6 +100,7 @@ def start(
             timeout=timeout,
             session_seconds=session_seconds,
             disk_mb=disk_mb,
+            inputs=input_ids(jobyard, inputs),
         )
     if not follow:
         emit(job, as_json, lambda: describe(job))

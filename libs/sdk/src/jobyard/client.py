@@ -1,5 +1,5 @@
 """`Jobyard` and `AsyncJobyard`: the same surface, blocking and asyncio (`client.jobs`,
-`client.agent_jobs` from `agent_jobs.py`, `client.images`).
+`client.agent_jobs` from `agent_jobs.py`, `client.files` from `files.py`, `client.images`).
 
 Both build their requests with `_requests` and parse answers with `_parse`, so they differ only
 in how they send and sleep.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -17,7 +17,8 @@ import httpx
 from jobyard import _requests as rq
 from jobyard import keys
 from jobyard.agent_jobs import AgentJobs, AsyncAgentJobs
-from jobyard.models import Deleted, Image, Job, Logs, SshInfo, Status, User
+from jobyard.files import AsyncFiles, Files, listed_files
+from jobyard.models import Deleted, File, Image, Job, Logs, SshInfo, Status, User
 
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
@@ -67,8 +68,13 @@ class Jobs:
         ssh_public_key: str | None = None,
         image: str = "base",
         network: str = "none",
+        inputs: Sequence[str] | None = None,
+        outputs: rq.OutputPatterns | None = None,
     ) -> Job:
-        """Create and start a job; it is `pending` until a sandbox runs it."""
+        """Create and start a job; it is `pending` until a sandbox runs it. `inputs` are ids
+        of uploaded files (`client.files.upload`), found under /workspace/inputs/; `outputs`
+        (`{"include": [...], "exclude": [...]}`, patterns under /workspace) picks the files
+        it keeps."""
         options = dict(
             vcpus=vcpus,
             memory_mb=memory_mb,
@@ -80,6 +86,8 @@ class Jobs:
             ssh_public_key=ssh_public_key,
             image=image,
             network=network,
+            inputs=inputs,
+            outputs=outputs,
         )
         call, private_key = _create_call(name, script, options)
         return _created(self._send(call), private_key)
@@ -96,6 +104,8 @@ class Jobs:
         poll_interval: float = 5,
         image: str = "base",
         network: str = "none",
+        inputs: Sequence[str] | None = None,
+        outputs: rq.OutputPatterns | None = None,
     ) -> Job:
         """Create a job and poll until it is completed, failed or stopped; returns it."""
         job = self.create(
@@ -108,6 +118,8 @@ class Jobs:
             timeout=timeout,
             image=image,
             network=network,
+            inputs=inputs,
+            outputs=outputs,
         )
         return self.wait(job.id, poll_interval=poll_interval)
 
@@ -141,6 +153,10 @@ class Jobs:
             if finished:
                 return
             time.sleep(poll_interval)
+
+    def files(self, job_id: str) -> list[File]:
+        """The job's files: its inputs, outputs, scripts and log."""
+        return listed_files(self._send(rq.Call("GET", f"/v1/jobs/{job_id}/files")))
 
     def list(
         self,
@@ -205,6 +221,8 @@ class AsyncJobs:
         ssh_public_key: str | None = None,
         image: str = "base",
         network: str = "none",
+        inputs: Sequence[str] | None = None,
+        outputs: rq.OutputPatterns | None = None,
     ) -> Job:
         options = dict(
             vcpus=vcpus,
@@ -217,6 +235,8 @@ class AsyncJobs:
             ssh_public_key=ssh_public_key,
             image=image,
             network=network,
+            inputs=inputs,
+            outputs=outputs,
         )
         call, private_key = _create_call(name, script, options)
         return _created(await self._send(call), private_key)
@@ -233,6 +253,8 @@ class AsyncJobs:
         poll_interval: float = 5,
         image: str = "base",
         network: str = "none",
+        inputs: Sequence[str] | None = None,
+        outputs: rq.OutputPatterns | None = None,
     ) -> Job:
         job = await self.create(
             name,
@@ -244,6 +266,8 @@ class AsyncJobs:
             timeout=timeout,
             image=image,
             network=network,
+            inputs=inputs,
+            outputs=outputs,
         )
         return await self.wait(job.id, poll_interval=poll_interval)
 
@@ -280,6 +304,9 @@ class AsyncJobs:
             if finished:
                 return
             await asyncio.sleep(poll_interval)
+
+    async def files(self, job_id: str) -> list[File]:
+        return listed_files(await self._send(rq.Call("GET", f"/v1/jobs/{job_id}/files")))
 
     async def list(
         self,
@@ -344,12 +371,16 @@ class Jobyard:
         self._http = httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=TIMEOUT
         )
+        # Presigned links carry their own signature: storage must never see the API key.
+        self._storage = httpx.Client(timeout=TIMEOUT)
         self.jobs = Jobs(self._http)
         self.agent_jobs = AgentJobs(self.jobs)
+        self.files = Files(self.jobs._send, self._storage)
         self.images = Images(self.jobs._send)
 
     def close(self) -> None:
         self._http.close()
+        self._storage.close()
 
     def __enter__(self) -> Jobyard:
         return self
@@ -366,12 +397,15 @@ class AsyncJobyard:
         self._http = httpx.AsyncClient(
             base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=TIMEOUT
         )
+        self._storage = httpx.AsyncClient(timeout=TIMEOUT)
         self.jobs = AsyncJobs(self._http)
         self.agent_jobs = AsyncAgentJobs(self.jobs)
+        self.files = AsyncFiles(self.jobs._send, self._storage)
         self.images = AsyncImages(self.jobs._send)
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._storage.aclose()
 
     async def __aenter__(self) -> AsyncJobyard:
         return self

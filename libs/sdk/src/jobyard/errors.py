@@ -36,7 +36,16 @@ class ConflictError(JobyardError):
 
 
 class QuotaExceededError(JobyardError):
-    """Too many active jobs for this user."""
+    """Too many active jobs for this user (429), or no room left for a file in the user's
+    storage quota (413)."""
+
+
+class StorageError(JobyardError):
+    """Object storage refused a transfer (an expired link, a part of the wrong size...)."""
+
+
+class ChecksumMismatchError(JobyardError):
+    """Downloaded bytes differ from the file's recorded size or SHA-256; nothing was kept."""
 
 
 BY_STATUS: dict[int, type[JobyardError]] = {
@@ -45,6 +54,7 @@ BY_STATUS: dict[int, type[JobyardError]] = {
     403: AuthenticationError,
     404: NotFoundError,
     409: ConflictError,
+    413: QuotaExceededError,
     422: ValidationError,
     429: QuotaExceededError,
 }

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal[
     "pending",
@@ -20,10 +20,21 @@ Status = Literal[
 ]
 FINISHED: frozenset[str] = frozenset({"completed", "failed", "stopped", "cancelled"})
 Kind = Literal["script", "agent"]
+FileKind = Literal["output", "input", "script", "log"]
+FileStatus = Literal["uploading", "verifying", "ready", "rejected"]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class StepFile(_Model):
+    """A file a step produced (or the script it ran)."""
+
+    id: str
+    path: str
+    size: int
+    kind: FileKind
 
 
 class Step(_Model):
@@ -39,6 +50,7 @@ class Step(_Model):
     reason: str | None = None
     message: str = ""
     output_tail: str = ""
+    files: list[StepFile] = []
 
 
 class TimelineStep(Step):
@@ -74,6 +86,21 @@ class Message(_Model):
     text: str
     at: datetime
     reply_to: str | None = None
+
+
+class JobInput(_Model):
+    """A file given to a job: it finds it as /workspace/inputs/<name>."""
+
+    file_id: str
+    name: str
+    size: int
+
+
+class FileTotals(_Model):
+    """How many files a job has stored so far, and their total size."""
+
+    count: int = 0
+    bytes: int = 0
 
 
 class Job(_Model):
@@ -113,6 +140,8 @@ class Job(_Model):
     messages: list[Message] = []
     """The last 20 messages; `agent_jobs.messages(id)` returns all of them."""
     summary: str = ""
+    inputs: list[JobInput] = []
+    files: FileTotals = FileTotals()
 
     @property
     def finished(self) -> bool:
@@ -158,3 +187,73 @@ class Image(_Model):
     reference: str
     hosts: list[str]
     manifest: dict[str, object]
+
+
+class GeneratedBy(_Model):
+    """The job that produced a file."""
+
+    kind: Kind
+    job_id: str
+    job_name: str
+
+
+class File(_Model):
+    """A stored file: a job's output, script or log, or an input the user uploaded."""
+
+    id: str
+    job_id: str | None = None
+    job_name: str | None = None
+    path: str
+    """Relative to /workspace for outputs."""
+    name: str
+    size: int
+    sha256: str | None = None
+    """Known once the bytes are stored (an upload: as declared)."""
+    content_type: str | None = None
+    kind: FileKind
+    status: FileStatus
+    reason: str | None = None
+    """Why it was rejected."""
+    step_index: int | None = None
+    version: int = 0
+    """The latest stored version's number (0 until one is stored)."""
+    generated_by: GeneratedBy | None = None
+    created_at: datetime
+    updated_at: datetime
+    download_url: str | None = None
+    """A presigned link, only in `files.get` and only once the file is ready."""
+    url_expires_at: datetime | None = None
+
+
+class PostUpload(_Model):
+    """Send the file as one form POST: `fields` first, then the bytes as the field `file`."""
+
+    method: Literal["post"]
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+
+
+class UploadPart(_Model):
+    number: int
+    """From 1; part n holds bytes [(n - 1) * part_size, n * part_size)."""
+    url: str
+
+
+class MultipartUpload(_Model):
+    """PUT each part's bytes to its URL, keeping the ETag storage answers with."""
+
+    method: Literal["multipart"]
+    part_size: int
+    parts: list[UploadPart]
+    expires_at: datetime
+
+
+FileUpload = Annotated[PostUpload | MultipartUpload, Field(discriminator="method")]
+
+
+class UploadStarted(_Model):
+    """The answer to `POST /v1/files`: the new file, `uploading`, and where its bytes go."""
+
+    file: File
+    upload: FileUpload
