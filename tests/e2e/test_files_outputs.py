@@ -175,7 +175,7 @@ async def test_a_rewritten_file_keeps_versions_and_steps_show_their_files(stack:
         assert notes["step_index"] == 0
         assert files["summary.txt"]["step_index"] == 1
         assert notes["generated_by"]["kind"] == "agent"
-        steps = done["steps"]
+        steps = done["plan"]
         assert [f["path"] for f in steps[0]["files"] if f["kind"] == "output"] == ["notes.txt"]
         assert "summary.txt" in [f["path"] for f in steps[1]["files"]]
         assert done["files"]["count"] >= 2
@@ -192,7 +192,7 @@ async def test_cancel_mid_job_keeps_what_was_produced(stack: Stack) -> None:
             ],
         )
         await wait_until_job(
-            api, job["id"], lambda j: j["steps"][1]["status"] == "running", timeout=60
+            api, job["id"], lambda j: j["plan"][1]["status"] == "running", timeout=60
         )
         response = await api.post(f"/v1/jobs/{job['id']}/cancel")
         assert response.status_code == 200, response.text

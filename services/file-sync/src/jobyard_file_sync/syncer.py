@@ -173,9 +173,7 @@ class OutputSyncer:
                     digest.update(data)
                     spool.write(data)
                 after = lines[-1].seq
-            size = spool.tell()
-            if size == 0:
-                return
+            size = spool.tell()  # a job that printed nothing has an empty log, still listed
             spool.seek(0)
             await self._saver.save_content(
                 job, FileKind.LOG, outputs.LOG_PATH, spool, size, digest.hexdigest(), None
