@@ -1,5 +1,6 @@
 """`make demo`: create a user, run a real script job with the SDK following its output live,
-then a multi-step agent job (explicit steps, no model needed) following its plan live."""
+then a multi-step agent job (explicit steps, no model needed) following its plan live, and
+list the files it produced with their download links."""
 
 from __future__ import annotations
 
@@ -88,7 +89,23 @@ def run_agent_job(client: Jobyard) -> bool:
         print(
             f"  {step.title} ({step.duration_seconds}s, exit {step.exit_code}): {step.output_tail}"
         )
-    return job.status == "completed"
+    return job.status == "completed" and show_files(client, job.id)
+
+
+def show_files(client: Jobyard, job_id: str) -> bool:
+    """The job's files in the Files library, each with its time-limited download link (the
+    execution log is saved just after the job ends)."""
+    deadline = time.monotonic() + 15
+    files = client.jobs.files(job_id)
+    while not any(f.kind == "log" for f in files) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        files = client.jobs.files(job_id)
+    print(f"\nfiles of {job_id} (straight from storage, links valid 15 minutes):")
+    for listed in sorted(files, key=lambda f: (f.kind, f.path)):
+        link = client.files.get(listed.id).download_url
+        step = "" if listed.step_index is None else f" step {listed.step_index + 1}"
+        print(f"  {listed.kind:<6} {listed.path:<44} {listed.size:>8} B{step:<8} {link}")
+    return {"counts.csv", "results.csv", "volcano.png"} <= {f.path for f in files}
 
 
 def main() -> int:

@@ -120,7 +120,7 @@ class OutputSyncer:
                     root = self._root(job)
                     if root.is_dir():
                         await self._save_pass(job, root, settled_only=False, sync_step=step)
-                    await self._save_scripts(job)
+                    await self._save_scripts(job, everything=final, step=step)
                     if final:
                         await self._save_log(job)
                 count, size = await self._totals(job_id)
@@ -148,8 +148,12 @@ class OutputSyncer:
                 pending = True
         return pending
 
-    async def _save_scripts(self, job: JobDocument) -> None:
+    async def _save_scripts(self, job: JobDocument, *, everything: bool, step: int) -> None:
+        """The ended step's script; at the job's end, every step's that ran (one missed while
+        file-sync was down included)."""
         for state in job.steps:
+            if not everything and state.index != step:
+                continue
             if state.status is not StepStatus.PENDING and outputs.script_text(job, state.index):
                 text = outputs.script_text(job, state.index).encode()
                 path = outputs.script_path(job, state.index)
