@@ -155,7 +155,7 @@ class Jobs:
             time.sleep(poll_interval)
 
     def files(self, job_id: str) -> list[File]:
-        """The job's files: its inputs, outputs, scripts and log."""
+        """What the job produced: its outputs, the scripts its steps ran and its log."""
         return listed_files(self._send(rq.Call("GET", f"/v1/jobs/{job_id}/files")))
 
     def list(

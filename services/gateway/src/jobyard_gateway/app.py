@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from jobyard_gateway.adapters.chats import ChatRegistry
 from jobyard_gateway.adapters.users import UserStore
 from jobyard_gateway.auth import authentication
+from jobyard_gateway.controllers.files import FileController, list_job_files
 from jobyard_gateway.controllers.health import healthz, readyz
 from jobyard_gateway.controllers.images import get_image, list_images
 from jobyard_gateway.controllers.jobs import JobController
@@ -30,7 +32,9 @@ from jobyard_gateway.errors import bad_request
 from jobyard_gateway.settings import GatewaySettings
 from jobyard_logging import configure_logging
 from jobyard_messaging import EnvelopePublisher, OutboxRelay, Topology
+from jobyard_objects import ObjectStore
 from jobyard_store import ImageRegistry, JobRepository, LogStore, connect, ensure_indexes
+from jobyard_store.files import FileRepository
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,22 @@ class Adapters:
     images: ImageRegistry
     relay: OutboxRelay
     chats: ChatRegistry
+    files: FileRepository
+    objects: ObjectStore
 
 
-ADAPTER_NAMES = ("jobs", "logs", "relay", "db", "broker", "users", "images", "chats")
+ADAPTER_NAMES = (
+    "jobs",
+    "logs",
+    "relay",
+    "db",
+    "broker",
+    "users",
+    "images",
+    "chats",
+    "files",
+    "objects",
+)
 
 
 def build_adapters(settings: GatewaySettings) -> Adapters:
@@ -69,6 +86,8 @@ def build_adapters(settings: GatewaySettings) -> Adapters:
         ImageRegistry(db),
         relay,
         ChatRegistry(db, jobs),
+        FileRepository(db),
+        ObjectStore(settings.objects, settings.objects.bucket_for(settings.infra)),
     )
 
 
@@ -81,6 +100,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         adapters = build_adapters(settings)
         await ensure_indexes(adapters.db)
         await adapters.users.ensure_indexes()
+        await asyncio.to_thread(adapters.objects.ensure_bucket)
         await adapters.broker.connect()
         await Topology(settings.infra.names).declare_support(adapters.broker)
         app.state.adapters = adapters
@@ -100,6 +120,8 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         route_handlers=[
             JobController,
             MessageController,
+            FileController,
+            list_job_files,
             list_images,
             get_image,
             create_user,
@@ -109,6 +131,10 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         dependencies={
             **{name: adapter(name) for name in ADAPTER_NAMES},
             "limits": Provide(lambda: settings.limits, use_cache=True, sync_to_thread=False),
+            "file_limits": Provide(lambda: settings.files, use_cache=True, sync_to_thread=False),
+            "upload_verify_wait_seconds": Provide(
+                lambda: settings.upload_verify_wait_seconds, use_cache=True, sync_to_thread=False
+            ),
             "admin_token": Provide(
                 lambda: settings.admin_token, use_cache=True, sync_to_thread=False
             ),

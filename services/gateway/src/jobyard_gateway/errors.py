@@ -9,6 +9,7 @@ from litestar.exceptions import ClientException, HTTPException, ValidationExcept
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_409_CONFLICT,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
 )
@@ -22,6 +23,18 @@ class ConflictException(ClientException):
 
 class QuotaExceededException(ClientException):
     status_code = HTTP_429_TOO_MANY_REQUESTS
+
+
+class StorageQuotaExceededException(ClientException):
+    """An upload would take the user's files past their quota."""
+
+    status_code = HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+
+class UploadRejectedException(ClientException):
+    """The uploaded bytes are not what was declared (size or SHA-256): the file is rejected."""
+
+    status_code = HTTP_422_UNPROCESSABLE_ENTITY
 
 
 def field_errors(exc: HTTPException) -> list[dict[str, str]]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jobyard_objects import FileLimits, ObjectSettings
 from jobyard_settings import InfraSettings
 
 
@@ -36,12 +37,22 @@ class JobLimits(BaseSettings):
 
 
 class GatewaySettings(BaseSettings):
-    """Gateway settings, from `JOBYARD_GATEWAY_*` (infrastructure from `JOBYARD_*`)."""
+    """Gateway settings, from `JOBYARD_GATEWAY_*` (infrastructure from `JOBYARD_*`, object
+    storage from `JOBYARD_S3_*`, file limits from `JOBYARD_FILES_*`)."""
 
     model_config = SettingsConfigDict(env_prefix="JOBYARD_GATEWAY_", extra="ignore")
 
     infra: InfraSettings = Field(default_factory=InfraSettings)
     limits: JobLimits = Field(default_factory=JobLimits)
+    objects: ObjectSettings = Field(default_factory=ObjectSettings)
+    files: FileLimits = Field(default_factory=FileLimits)
+    upload_verify_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=300,
+        description="How long completing an upload waits for file-sync's check of its bytes "
+        "before answering 202 (the client then polls `GET /v1/files/{id}`).",
+    )
     admin_token: SecretStr | None = Field(
         default=None,
         description="Bearer token of `POST /v1/users` (creating users); unset disables it.",

@@ -47,6 +47,8 @@ async def stored_jobs(client) -> int:
         ({"name": "a", "script": "echo", "vcpus": "four"}, "vcpus"),
         ({"name": "a", "script": "echo", "image": "no-such-image"}, "image"),
         ({"name": "a", "script": "echo", "network": "everywhere"}, "network"),
+        ({"name": "a", "script": "echo", "inputs": ["file-nope"]}, "inputs[0]"),
+        ({"name": "a", "script": "echo", "outputs": {"include": ["/etc/*"]}}, "outputs"),
     ],
 )
 async def test_invalid_fields_are_a_422_naming_the_field(client, body, field):
@@ -113,3 +115,23 @@ async def test_images_are_listed_with_their_manifests(client):
     assert (await client.get("/v1/images/nope")).status_code == 404
     unknown = await client.post("/v1/jobs", json={"name": "a", "script": "x", "image": "nope"})
     assert "available: base" in unknown.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "a/b.csv"}, "name"),
+        ({"name": ".."}, "name"),
+        ({"size": -1}, "size"),
+        ({"size": 5 * 1024**3 + 1}, "size"),
+        ({"sha256": "A" * 64}, "sha256"),
+        ({"content_type": "not a type"}, "content_type"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+async def test_invalid_uploads_are_a_422_naming_the_field_and_store_nothing(client, body, field):
+    upload = {"name": "a.csv", "size": 1, "sha256": "a" * 64} | body
+    response = await client.post("/v1/files", json=upload)
+    assert response.status_code == 422, response.text
+    assert field in {e["field"] for e in response.json()["errors"]}
+    assert await client.db["files"].count_documents({}) == 0

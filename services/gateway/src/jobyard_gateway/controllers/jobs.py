@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -14,10 +14,12 @@ from litestar.status_codes import (
     HTTP_200_OK,
     HTTP_201_CREATED,
 )
+from pymongo import ASCENDING
 
 from jobyard_contracts import ACTIVE_STATUSES, JobKind, JobStatus
 from jobyard_gateway.adapters.chats import ChatBusyError, ChatRegistry
 from jobyard_gateway.adapters.users import User
+from jobyard_gateway.controllers.waiting import reread_until
 from jobyard_gateway.domain.commands import (
     NotAllowedError,
     request_delete,
@@ -25,14 +27,17 @@ from jobyard_gateway.domain.commands import (
     request_resume,
     request_stop,
 )
+from jobyard_gateway.domain.files import job_inputs, step_files_query
 from jobyard_gateway.domain.job_requests import CreateJob, limit_violations, plan_job
 from jobyard_gateway.domain.views import JobList, JobView, LogsView, SshView
 from jobyard_gateway.errors import ConflictException, QuotaExceededException, invalid_fields
 from jobyard_gateway.settings import JobLimits
 from jobyard_messaging import OutboxRelay
 from jobyard_store import Change, ImageRegistry, JobDocument, JobRepository, LogStore
+from jobyard_store.files import LISTED, FileRecord, FileRepository
 
 COMMAND_WAIT_SECONDS = 10.0
+COMMAND_POLL_SECONDS = 0.05
 
 
 async def owned_job(jobs: JobRepository, job_id: str, user: User) -> JobDocument:
@@ -62,11 +67,28 @@ async def settled(
 ) -> JobDocument:
     """The job once `done` holds, or as it is after a few seconds (the request stays recorded
     and is carried out all the same)."""
-    deadline = asyncio.get_running_loop().time() + COMMAND_WAIT_SECONDS
-    while not done(job) and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.05)
-        job = await owned_job(jobs, job.id, user)
-    return job
+    return await reread_until(
+        job,
+        lambda: owned_job(jobs, job.id, user),
+        done,
+        seconds=COMMAND_WAIT_SECONDS,
+        every=COMMAND_POLL_SECONDS,
+    )
+
+
+async def job_views(files: FileRepository, user: User, jobs: list[JobDocument]) -> list[JobView]:
+    """The caller's jobs with each step's files, read in one query for all of them."""
+    if not jobs:
+        return []
+    query = step_files_query(user.id, [job.id for job in jobs])
+    by_job: defaultdict[str | None, list[FileRecord]] = defaultdict(list)
+    for record in await files.find(query, sort=[("path", ASCENDING)]):
+        by_job[record.job_id].append(record)
+    return [JobView.of(job, by_job[job.id]) for job in jobs]
+
+
+async def job_view(files: FileRepository, user: User, job: JobDocument) -> JobView:
+    return (await job_views(files, user, [job]))[0]
 
 
 class JobController(Controller):
@@ -83,6 +105,7 @@ class JobController(Controller):
         limits: NamedDependency[JobLimits],
         images: NamedDependency[ImageRegistry],
         chats: NamedDependency[ChatRegistry],
+        files: NamedDependency[FileRepository],
     ) -> JobView:
         """Submit a script job or an agent job. It is stored `pending` and announced in the same
         write. An agent job in a chat that has an active job is a 409 naming that job."""
@@ -90,6 +113,10 @@ class JobController(Controller):
         if await images.get(data.image) is None:
             offered = ", ".join(image.name for image in await images.available()) or "none yet"
             problems["image"] = f"unknown image {data.image!r}; available: {offered}"
+        owned = {"_id": {"$in": data.inputs}, "user_id": request.user.id} | LISTED
+        found = await files.find(owned) if data.inputs else []
+        inputs, input_problems = job_inputs(data.inputs, {record.id: record for record in found})
+        problems |= input_problems
         if problems:
             raise invalid_fields(problems)
         active = await jobs.count(
@@ -104,7 +131,7 @@ class JobController(Controller):
                 f"you have {active} pending or running jobs, the most allowed is "
                 f"{limits.max_active_jobs_per_user}; wait for some to finish or stop them"
             )
-        job, submitted = plan_job(data, request.user.id)
+        job, submitted = plan_job(data, request.user.id, inputs)
         if job.chat_id is not None:
             try:
                 await chats.claim(request.user.id, job.chat_id, job.id)
@@ -112,13 +139,14 @@ class JobController(Controller):
                 raise ConflictException(str(exc)) from None
         applied = await jobs.create(job, [submitted])
         await relay.deliver(applied)
-        return JobView.of(applied.job)
+        return JobView.of(applied.job, [])  # a new job has no files yet
 
     @get("/")
     async def list_jobs(
         self,
         request: Request[User, Any, Any],
         jobs: NamedDependency[JobRepository],
+        files: NamedDependency[FileRepository],
         status: Annotated[JobStatus | None, Parameter(description="Only this status.")] = None,
         name: Annotated[str | None, Parameter(description="Only jobs of this name.")] = None,
         kind: Annotated[JobKind | None, Parameter(description="Only this kind.")] = None,
@@ -137,7 +165,8 @@ class JobController(Controller):
         if chat_id is not None:
             query["chat_id"] = chat_id
         found = await jobs.find(query, sort=[("created_at", -1)], limit=limit, skip=offset)
-        return JobList(jobs=[JobView.of(job) for job in found], limit=limit, offset=offset)
+        views = await job_views(files, request.user, found)
+        return JobList(jobs=views, limit=limit, offset=offset)
 
     @get("/{job_id:str}")
     async def get_job(
@@ -145,8 +174,9 @@ class JobController(Controller):
         request: Request[User, Any, Any],
         job_id: FromPath[str],
         jobs: NamedDependency[JobRepository],
+        files: NamedDependency[FileRepository],
     ) -> JobView:
-        return JobView.of(await owned_job(jobs, job_id, request.user))
+        return await job_view(files, request.user, await owned_job(jobs, job_id, request.user))
 
     @get("/{job_id:str}/logs")
     async def get_logs(
@@ -173,10 +203,12 @@ class JobController(Controller):
         job_id: FromPath[str],
         jobs: NamedDependency[JobRepository],
         relay: NamedDependency[OutboxRelay],
+        files: NamedDependency[FileRepository],
     ) -> JobView:
         """Stop a pending, running or paused job; answers once it is `stopped` (409 if over)."""
         job = await command(jobs, relay, job_id, request.user, request_stop)
-        return JobView.of(await settled(jobs, job, request.user, lambda j: j.status.is_terminal))
+        done = await settled(jobs, job, request.user, lambda j: j.status.is_terminal)
+        return await job_view(files, request.user, done)
 
     @post("/{job_id:str}/cancel", status_code=HTTP_200_OK)
     async def cancel_job(
@@ -185,13 +217,15 @@ class JobController(Controller):
         job_id: FromPath[str],
         jobs: NamedDependency[JobRepository],
         relay: NamedDependency[OutboxRelay],
+        files: NamedDependency[FileRepository],
     ) -> JobView:
         """Cancel a job for good (the agent-job word for stop): every process is killed, the
         files produced so far stay. Answers once it is `cancelled` (409 if already over)."""
         job = await command(
             jobs, relay, job_id, request.user, lambda j: request_stop(j, cancel=True)
         )
-        return JobView.of(await settled(jobs, job, request.user, lambda j: j.status.is_terminal))
+        done = await settled(jobs, job, request.user, lambda j: j.status.is_terminal)
+        return await job_view(files, request.user, done)
 
     @post("/{job_id:str}/pause", status_code=HTTP_200_OK)
     async def pause_job(
@@ -200,12 +234,13 @@ class JobController(Controller):
         job_id: FromPath[str],
         jobs: NamedDependency[JobRepository],
         relay: NamedDependency[OutboxRelay],
+        files: NamedDependency[FileRepository],
     ) -> JobView:
         """Freeze every process of a running job with its memory; answers once it is `paused`
         (409 unless it is running or already paused)."""
         job = await command(jobs, relay, job_id, request.user, request_pause)
         done = await settled(jobs, job, request.user, lambda j: j.status is not JobStatus.RUNNING)
-        return JobView.of(done)
+        return await job_view(files, request.user, done)
 
     @post("/{job_id:str}/resume", status_code=HTTP_200_OK)
     async def resume_job(
@@ -214,6 +249,7 @@ class JobController(Controller):
         job_id: FromPath[str],
         jobs: NamedDependency[JobRepository],
         relay: NamedDependency[OutboxRelay],
+        files: NamedDependency[FileRepository],
     ) -> JobView:
         """Continue a paused job where it stopped; answers once it runs again, or with the job
         still `paused` and a `status_detail` saying its resume waits for a free slot."""
@@ -224,7 +260,7 @@ class JobController(Controller):
             request.user,
             lambda j: j.status is not JobStatus.PAUSED or j.status_detail.startswith("resume q"),
         )
-        return JobView.of(done)
+        return await job_view(files, request.user, done)
 
     @delete("/{job_id:str}", status_code=HTTP_200_OK)
     async def delete_job(
@@ -233,10 +269,15 @@ class JobController(Controller):
         job_id: FromPath[str],
         jobs: NamedDependency[JobRepository],
         relay: NamedDependency[OutboxRelay],
+        files: NamedDependency[FileRepository],
     ) -> dict[str, Any]:
-        """Delete the job, its logs, container and workspace; from now on it is a 404."""
+        """Delete the job, its logs, container, workspace and files; from now on it is a
+        404."""
         job = await owned_job(jobs, job_id, request.user)
         await relay.change(job.id, request_delete)
+        # Gone from listings at once; file-sync removes the bytes (and marks the files again on
+        # `job.deleted`, should this process die right here).
+        await files.mark_deleted({"job_id": job.id, "user_id": request.user.id})
         return {"id": job_id, "deleted": True}
 
     @get("/{job_id:str}/ssh")

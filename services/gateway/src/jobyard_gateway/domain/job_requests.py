@@ -10,8 +10,10 @@ from uuid import uuid4
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jobyard_contracts import JobKind, JobSubmitted, NetworkPolicy, Planner, Resources, StepSpec
+from jobyard_gateway.domain.files import MAX_INPUTS, OutputsRequest
 from jobyard_gateway.settings import JobLimits
 from jobyard_store import JobDocument, StepState, TodoItem
+from jobyard_store.documents import JobInput
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -127,6 +129,16 @@ class CreateJob(BaseModel):
         max_length=8192,
         description="Public key allowed to log in to a persistent job (the SDK makes one).",
     )
+    inputs: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_INPUTS,
+        description="Ids of your uploaded files (`POST /v1/files`), each ready; the job finds "
+        "them as /workspace/inputs/<name> before its first step.",
+    )
+    outputs: OutputsRequest = Field(
+        default_factory=OutputsRequest,
+        description="Which files under /workspace are kept as outputs (default: all but caches).",
+    )
 
     def plan(self) -> list[StepSpec]:
         """The steps given (empty when neither `script` nor `steps` was: a 422, or an agent job
@@ -222,10 +234,12 @@ def new_job_id() -> str:
     return f"job_{secrets.token_hex(10)}"
 
 
-def plan_job(request: CreateJob, user_id: str) -> tuple[JobDocument, JobSubmitted]:
+def plan_job(
+    request: CreateJob, user_id: str, inputs: list[JobInput]
+) -> tuple[JobDocument, JobSubmitted]:
     """A script job is a one-step plan (or the steps given); an agent job's plan is its steps,
     or the LLM planner's to make (its `instruction` steps as the outline). The submission event
-    describes the job without secrets."""
+    describes the job without secrets. `inputs`: the request's, as `job_inputs` found them."""
     resources = Resources(
         vcpus=request.vcpus,
         memory_mb=request.memory_mb,
@@ -261,6 +275,8 @@ def plan_job(request: CreateJob, user_id: str) -> tuple[JobDocument, JobSubmitte
         if explicit
         else [],
         todo=[] if explicit else [TodoItem(title=s.title, instruction=s.instruction) for s in plan],
+        inputs=inputs,
+        outputs=request.outputs.rules(),
         created_at=datetime.now(UTC),
         correlation_id=str(uuid4()),
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
 from jobyard_contracts import (
     FailureReason,
+    FileKind,
     JobKind,
     JobStatus,
     NetworkPolicy,
@@ -17,11 +19,21 @@ from jobyard_contracts import (
     StepStatus,
 )
 from jobyard_store import ChatMessage, JobDocument, LogLine, Prompt, SshEndpoint, StepState
+from jobyard_store.files import FileRecord
 
 _UNDER_WAY = (StepStatus.DISPATCHED, StepStatus.RUNNING)
 
 
 MESSAGES_SHOWN = 20
+
+
+class StepFileView(BaseModel):
+    """A file the step produced; `GET /v1/files/{id}` gives its download link."""
+
+    id: str
+    path: str
+    size: int
+    kind: FileKind
 
 
 class StepView(BaseModel):
@@ -41,9 +53,11 @@ class StepView(BaseModel):
     """The command an LLM planner ran (timeline entries)."""
     ask: str | None = None
     """The question an explicit step asks its owner."""
+    files: list[StepFileView] = []
+    """The files it produced, by path."""
 
     @classmethod
-    def of(cls, step: StepState) -> StepView:
+    def of(cls, step: StepState, files: list[StepFileView]) -> StepView:
         return cls(
             index=step.index,
             title=step.title,
@@ -59,6 +73,7 @@ class StepView(BaseModel):
             reason=step.reason,
             message=step.message,
             output_tail=step.output_tail,
+            files=files,
         )
 
 
@@ -138,6 +153,21 @@ class SandboxView(BaseModel):
     session_used_seconds: float | None
 
 
+class JobInputView(BaseModel):
+    """A file given to the job: it finds it as /workspace/inputs/<name>."""
+
+    file_id: str
+    name: str
+    size: int
+
+
+class JobFilesView(BaseModel):
+    """The job's files stored so far."""
+
+    count: int
+    bytes: int
+
+
 class JobView(BaseModel):
     id: str
     name: str
@@ -176,10 +206,18 @@ class JobView(BaseModel):
     messages: list[MessageView]
     """The last messages of the conversation (all: `GET /v1/jobs/{id}/messages`)."""
     summary: str
+    inputs: list[JobInputView]
+    files: JobFilesView
 
     @classmethod
-    def of(cls, job: JobDocument) -> JobView:
+    def of(cls, job: JobDocument, files: list[FileRecord]) -> JobView:
+        """`files`: the job's ready files, by path (each step shows those it produced)."""
         now = datetime.now(UTC)
+        by_step: defaultdict[int | None, list[StepFileView]] = defaultdict(list)
+        for record in files:
+            by_step[record.step_index].append(
+                StepFileView(id=record.id, path=record.path, size=record.size, kind=record.kind)
+            )
         end = job.finished_at or (now if job.started_at else None)
         container = job.container
         return cls(
@@ -225,11 +263,17 @@ class JobView(BaseModel):
             if container
             else None,
             progress=Progress.of(job),
-            plan=_plan(job),
-            timeline=[StepView.of(s) for s in job.steps if s.finished_at is not None],
+            plan=_plan(job, by_step),
+            timeline=[
+                StepView.of(s, by_step.get(s.index, []))
+                for s in job.steps
+                if s.finished_at is not None
+            ],
             prompt=PromptView.of(job.prompt) if job.prompt else None,
             messages=[MessageView.of(m) for m in job.messages[-MESSAGES_SHOWN:]],
             summary=job.summary,
+            inputs=[JobInputView(file_id=i.file_id, name=i.name, size=i.size) for i in job.inputs],
+            files=JobFilesView(count=job.files.files, bytes=job.files.bytes),
         )
 
 
@@ -240,9 +284,9 @@ def _title(job: JobDocument) -> str:
     return first if len(first) <= 100 else first[:99] + "…"
 
 
-def _plan(job: JobDocument) -> list[StepView]:
+def _plan(job: JobDocument, files: dict[int | None, list[StepFileView]]) -> list[StepView]:
     if job.planner is not Planner.LLM:
-        return [StepView.of(s) for s in job.steps]
+        return [StepView.of(s, files.get(s.index, [])) for s in job.steps]
     return [StepView(index=i, title=t.title, status=t.status) for i, t in enumerate(job.todo)]
 
 
