@@ -31,7 +31,9 @@ MiB = 1024 * 1024
 class ObjectSettings(BaseSettings):
     """Where files are stored, from `JOBYARD_S3_*` (or `S3_ENDPOINT`, `S3_ACCESS_KEY`, ...)."""
 
-    model_config = SettingsConfigDict(env_prefix="JOBYARD_S3_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="JOBYARD_S3_", extra="ignore", populate_by_name=True
+    )
 
     endpoint: str = Field(
         default="http://127.0.0.1:9000",

@@ -18,6 +18,7 @@ from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from urllib3.exceptions import HTTPError as StorageUnreachableError
 
 from jobyard_gateway.adapters.chats import ChatRegistry
 from jobyard_gateway.adapters.users import UserStore
@@ -28,9 +29,9 @@ from jobyard_gateway.controllers.images import get_image, list_images
 from jobyard_gateway.controllers.jobs import JobController
 from jobyard_gateway.controllers.messages import MessageController
 from jobyard_gateway.controllers.users import create_user
-from jobyard_gateway.errors import bad_request
+from jobyard_gateway.errors import bad_request, storage_unavailable
 from jobyard_gateway.settings import GatewaySettings
-from jobyard_logging import configure_logging
+from jobyard_logging import configure_logging, get_logger
 from jobyard_messaging import EnvelopePublisher, OutboxRelay, Topology
 from jobyard_objects import ObjectStore
 from jobyard_store import ImageRegistry, JobRepository, LogStore, connect, ensure_indexes
@@ -91,6 +92,9 @@ def build_adapters(settings: GatewaySettings) -> Adapters:
     )
 
 
+log = get_logger("gateway")
+
+
 def create_app(settings: GatewaySettings | None = None) -> Litestar:
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.infra.log_level, settings.infra.log_format)
@@ -100,7 +104,10 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         adapters = build_adapters(settings)
         await ensure_indexes(adapters.db)
         await adapters.users.ensure_indexes()
-        await asyncio.to_thread(adapters.objects.ensure_bucket)
+        try:
+            await asyncio.to_thread(adapters.objects.ensure_bucket)
+        except StorageUnreachableError:  # jobs work without it; the files API answers 503
+            log.warning("file storage unreachable at start", endpoint=settings.objects.endpoint)
         await adapters.broker.connect()
         await Topology(settings.infra.names).declare_support(adapters.broker)
         app.state.adapters = adapters
@@ -140,7 +147,11 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             ),
         },
         middleware=[authentication],
-        exception_handlers={ValidationException: bad_request, 400: bad_request},
+        exception_handlers={
+            ValidationException: bad_request,
+            400: bad_request,
+            StorageUnreachableError: storage_unavailable,
+        },
         lifespan=[lifespan],
         state=State({}),
         logging_config=LoggingConfig(log_exceptions="always", configure_root_logger=False),

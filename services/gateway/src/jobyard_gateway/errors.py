@@ -12,6 +12,7 @@ from litestar.status_codes import (
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 
 
@@ -64,4 +65,14 @@ def invalid_fields(problems: dict[str, str]) -> ValidationException:
     return ValidationException(
         detail="invalid request",
         extra=[{"key": field, "message": message} for field, message in problems.items()],
+    )
+
+
+def storage_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Object storage could not be reached (the minio SDK's transport gave up): nothing was
+    recorded as done, so the client may simply try again."""
+    return Response(
+        {"status_code": 503, "detail": "file storage is unreachable right now; try again"},
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "5"},
     )

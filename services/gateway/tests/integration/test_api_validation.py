@@ -6,8 +6,10 @@ from litestar.testing import AsyncTestClient
 from jobyard_gateway.adapters.users import UserStore
 from jobyard_gateway.app import create_app
 from jobyard_gateway.settings import GatewaySettings, JobLimits
+from jobyard_objects import ObjectSettings
 from jobyard_store import ImageRegistry
 from jobyard_testing.cleanup import delete_namespace
+from jobyard_testing.stack import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +137,21 @@ async def test_invalid_uploads_are_a_422_naming_the_field_and_store_nothing(clie
     assert response.status_code == 422, response.text
     assert field in {e["field"] for e in response.json()["errors"]}
     assert await client.db["files"].count_documents({}) == 0
+
+
+async def test_unreachable_file_storage_is_a_503_and_jobs_still_work(infra, mongo_db) -> None:
+    """Storage down at start and while asked: the files API says so (never a 500)."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    settings = GatewaySettings(
+        infra=infra.model_copy(update={"namespace": mongo_db.name}),
+        objects=ObjectSettings(endpoint=dead),
+    )
+    _, key = await UserStore(mongo_db).create("bob")
+    async with AsyncTestClient(create_app(settings)) as client:
+        client.headers["Authorization"] = f"Bearer {key}"
+        body = {"name": "data.csv", "size": 100 * 2**20, "sha256": "0" * 64}  # multipart
+        response = await client.post("/v1/files", json=body)
+        assert response.status_code == 503, response.text
+        assert "storage" in response.json()["detail"]
+        assert (await client.get("/v1/jobs")).status_code == 200
+    await delete_namespace(mongo_db.name)
