@@ -34,19 +34,18 @@ def host_b(stack: Stack, tmp_path_factory):
         "minimal": "jobyard/sandbox-minimal:latest",
         "gvisor-base": "jobyard/sandbox-base:latest",
     }
-    stack.start(
-        "sandbox-manager",
-        instance=HOST_B,
-        env={
-            "JOBYARD_SANDBOX_HOST_ID": HOST_B,
-            "JOBYARD_SANDBOX_RUNTIME": runtime,
-            "JOBYARD_SANDBOX_IMAGES": json.dumps(images),
-            "JOBYARD_SANDBOX_STATE_DIR": str(tmp_path_factory.mktemp("host-b-state")),
-        },
-    )
+    host = {
+        "JOBYARD_SANDBOX_HOST_ID": HOST_B,
+        "JOBYARD_SANDBOX_STATE_DIR": str(tmp_path_factory.mktemp("host-b-state")),
+    }
+    env = host | {"JOBYARD_SANDBOX_RUNTIME": runtime, "JOBYARD_SANDBOX_IMAGES": json.dumps(images)}
+    stack.start("sandbox-manager", instance=HOST_B, env=env)
+    # Every sandbox host has its file-sync: a step's end waits for its outputs.
+    stack.start("file-sync", instance=f"{HOST_B}-files", env=host)
     time.sleep(2.5)  # its first report reaches the scheduler
     yield runtime
     stack.stop(HOST_B)  # a clean stop withdraws its images and its report
+    stack.stop(f"{HOST_B}-files")
 
 
 async def test_jobs_spread_over_hosts_and_commands_reach_the_owner(stack, host_b):

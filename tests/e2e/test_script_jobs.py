@@ -111,10 +111,10 @@ async def test_every_event_is_retained_in_order_in_the_history_stream(stack, api
     job = await submit(api, name="history", script="true")
     await wait_for_status(api, job["id"], {"completed"})
     history = await read_history(
-        "amqp://guest:guest@127.0.0.1:5672/", f"{stack.namespace}.history", job["id"], 11
+        "amqp://guest:guest@127.0.0.1:5672/", f"{stack.namespace}.history", job["id"], 17
     )
     history.sort(key=lambda m: m["sequence"])
-    assert [m["sequence"] for m in history] == list(range(1, 12))
+    assert [m["sequence"] for m in history] == list(range(1, 18))
     assert [m["type"] for m in history] == [
         "job.submitted",
         "job.admitted",
@@ -123,10 +123,16 @@ async def test_every_event_is_retained_in_order_in_the_history_stream(stack, api
         "sandbox.started",
         "job.started",
         "job.step.started",
+        "files.sync",  # the step's end waits for its outputs (here: its script)
+        "file.ready",
+        "files.synced",
         "sandbox.exited",
         "job.step.finished",
         "job.completed",
         "sandbox.release",
+        "files.sync",  # the final sync: the execution log
+        "file.ready",
+        "files.synced",
     ]
     assert len({m["correlation_id"] for m in history}) == 1
 

@@ -10,6 +10,7 @@ same version number.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -20,7 +21,7 @@ from jobyard_file_sync.domain import outputs
 from jobyard_file_sync.domain.outputs import FileStat
 from jobyard_logging import get_logger
 from jobyard_objects import FileLimits, ObjectStore
-from jobyard_store import JobDocument
+from jobyard_store import JobDocument, JobNotFoundError
 from jobyard_store.files import (
     MAX_VERSIONS,
     FileRecord,
@@ -136,7 +137,8 @@ class FileSaver:
         return True
 
     async def _announce(self, job: JobDocument, events: list[outputs.FileEvent]) -> None:
-        await self._worker.relay.change(job.id, lambda j: outputs.announce(j, events))
+        with contextlib.suppress(JobNotFoundError):  # deleted and purged meanwhile
+            await self._worker.relay.change(job.id, lambda j: outputs.announce(j, events))
 
     # Inputs and deletions.
 

@@ -27,7 +27,7 @@ from jobyard_file_sync.domain import outputs
 from jobyard_file_sync.saver import FileSaver
 from jobyard_file_sync.settings import FileSyncSettings
 from jobyard_logging import bound
-from jobyard_store import JobDocument, SandboxState, workspaces
+from jobyard_store import JobDocument, JobNotFoundError, SandboxState, workspaces
 from jobyard_store.files import FileRepository
 from jobyard_worker import Worker
 
@@ -51,14 +51,20 @@ class OutputSyncer:
         """Follow every job of this host until its final sync; catch up on syncs asked for
         while this file-sync was down."""
         while True:
-            for job in await self._jobs.find(self._mine_query()):
-                self._follow(job.id)
-                progress = job.files
-                if progress.requested_step > progress.synced_step or (
-                    progress.final_requested and not progress.final_synced
-                ):
-                    await self.sync(job.id, progress.requested_step, progress.final_requested)
+            try:
+                await self._reconcile_once()
+            except Exception:  # the store is unavailable: the next round tries again
+                self._worker.log.warning("reconcile failed", exc_info=True)
             await asyncio.sleep(self._settings.poll_seconds)
+
+    async def _reconcile_once(self) -> None:
+        for job in await self._jobs.find(self._mine_query()):
+            self._follow(job.id)
+            progress = job.files
+            if progress.requested_step > progress.synced_step or (
+                progress.final_requested and not progress.final_synced
+            ):
+                await self.sync(job.id, progress.requested_step, progress.final_requested)
 
     def _mine_query(self) -> dict[str, Any]:
         return {
@@ -124,9 +130,10 @@ class OutputSyncer:
                     if final:
                         await self._save_log(job)
                 count, size = await self._totals(job_id)
-                await self._worker.relay.change(
-                    job_id, lambda j: outputs.synced(j, step, final, count, size)
-                )
+                with contextlib.suppress(JobNotFoundError):  # deleted and purged meanwhile
+                    await self._worker.relay.change(
+                        job_id, lambda j: outputs.synced(j, step, final, count, size)
+                    )
         if final:
             self._locks.pop(job_id, None)  # nothing of the job is saved any more
 
