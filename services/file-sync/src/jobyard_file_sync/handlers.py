@@ -12,7 +12,7 @@ from jobyard_worker import Worker
 def register(worker: Worker, syncer: OutputSyncer, files: FileRepository, host: str) -> None:
     @worker.host_subscriber("sync", SyncOutputs, host)
     async def on_sync(msg: Envelope[SyncOutputs]) -> None:
-        await syncer.sync(msg.job_id, msg.payload.step_index, msg.payload.final)
+        syncer.request_sync(msg.job_id)  # the job document says what to sync
 
     @worker.subscriber("delete-files-of-deleted-job", JobDeleted)
     async def on_job_deleted(msg: Envelope[JobDeleted]) -> None:

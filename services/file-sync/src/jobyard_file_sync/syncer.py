@@ -45,6 +45,8 @@ class OutputSyncer:
         self._settings = settings
         self._settle = timedelta(seconds=settings.settle_seconds)
         self._followed: dict[str, asyncio.Task[None]] = {}
+        self._syncing: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def reconcile_forever(self) -> None:
@@ -60,11 +62,33 @@ class OutputSyncer:
     async def _reconcile_once(self) -> None:
         for job in await self._jobs.find(self._mine_query()):
             self._follow(job.id)
-            progress = job.files
-            if progress.requested_step > progress.synced_step or (
-                progress.final_requested and not progress.final_synced
-            ):
-                await self.sync(job.id, progress.requested_step, progress.final_requested)
+            if outputs.sync_wanted(job):
+                self.request_sync(job.id)
+
+    def request_sync(self, job_id: str) -> None:
+        """Sync the job as its document asks, in a task of its own: a job with a huge
+        workspace never holds up another job's step end. The document is the request, so
+        a sync lost with a crash is found again by the reconcile loop."""
+        if job_id in self._syncing:
+            self._again.add(job_id)
+            return
+        task = asyncio.create_task(self._sync_as_asked(job_id))
+        self._syncing[job_id] = task
+        task.add_done_callback(lambda _: self._syncing.pop(job_id, None))
+
+    async def _sync_as_asked(self, job_id: str) -> None:
+        with bound(job_id=job_id):
+            try:
+                while True:
+                    self._again.discard(job_id)
+                    job = await self._jobs.get(job_id)
+                    if job is None or not outputs.sync_wanted(job):
+                        if job_id not in self._again:
+                            return
+                        continue
+                    await self.sync(job_id, job.files.requested_step, job.files.final_requested)
+            except Exception:
+                self._worker.log.warning("sync failed; the reconcile loop retries", exc_info=True)
 
     def _mine_query(self) -> dict[str, Any]:
         return {
@@ -205,7 +229,7 @@ class OutputSyncer:
         return lock
 
     async def stop(self) -> None:
-        for task in list(self._followed.values()):
+        for task in [*self._followed.values(), *self._syncing.values()]:
             task.cancel()
 
 

@@ -136,3 +136,16 @@ def test_script_files_are_named_after_their_steps() -> None:
     assert outputs.script_path(job, 1) == "steps/02-Fit-the-model-plot.sh"
     assert outputs.script_text(job, 1) == "python fit.py"
     assert outputs.script_text(job, 0) == "echo 0"
+
+
+def test_a_sync_is_wanted_while_asked_and_not_done() -> None:
+    job = make_job()
+    assert not outputs.sync_wanted(job)
+    asked = job.model_copy(update={"files": OutputsProgress(requested_step=1, synced_step=0)})
+    assert outputs.sync_wanted(asked)
+    done = job.model_copy(update={"files": OutputsProgress(requested_step=1, synced_step=1)})
+    assert not outputs.sync_wanted(done)
+    final = done.model_copy(
+        update={"files": done.files.model_copy(update={"final_requested": True})}
+    )
+    assert outputs.sync_wanted(final)

@@ -183,6 +183,14 @@ def announce(job: JobDocument, events: list[FileEvent]) -> Change | None:
     return Change(job, events)
 
 
+def sync_wanted(job: JobDocument) -> bool:
+    """The sandbox-manager asked for a sync (a step's or the job's end) not yet done."""
+    progress = job.files
+    return progress.requested_step > progress.synced_step or (
+        progress.final_requested and not progress.final_synced
+    )
+
+
 def synced(job: JobDocument, step: int, final: bool, files: int, total_bytes: int) -> Change | None:
     """Everything the workspace held when the step (or the job) ended is stored or rejected."""
     progress = job.files
