@@ -24,6 +24,7 @@ from watchfiles import awatch
 from jobyard_contracts import FileKind, StepStatus
 from jobyard_file_sync.adapters import workspace
 from jobyard_file_sync.domain import outputs
+from jobyard_file_sync.domain.outputs import FileStat
 from jobyard_file_sync.saver import FileSaver
 from jobyard_file_sync.settings import FileSyncSettings
 from jobyard_logging import bound
@@ -47,6 +48,7 @@ class OutputSyncer:
         self._followed: dict[str, asyncio.Task[None]] = {}
         self._syncing: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        self._handled: dict[str, dict[str, FileStat]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def reconcile_forever(self) -> None:
@@ -158,8 +160,9 @@ class OutputSyncer:
                     await self._worker.relay.change(
                         job_id, lambda j: outputs.synced(j, step, final, count, size)
                     )
-        if final:
-            self._locks.pop(job_id, None)  # nothing of the job is saved any more
+        if final:  # nothing of the job is saved any more
+            self._locks.pop(job_id, None)
+            self._handled.pop(job_id, None)
 
     async def _save_pass(
         self, job: JobDocument, root: Path, *, settled_only: bool, sync_step: int | None = None
@@ -169,13 +172,18 @@ class OutputSyncer:
         now, pending = datetime.now(UTC), False
         step = sync_step if sync_step is not None else _current_step(job)
         stats = await asyncio.to_thread(lambda: list(workspace.scan(root)))
+        # What this process already saw saved: a pass asks the store only about files that
+        # changed since (a workspace of thousands of files costs no store reads per pass).
+        handled = self._handled.setdefault(job.id, {})
         for stat in stats:
-            if not outputs.is_output(job, stat):
+            if handled.get(stat.path) == stat or not outputs.is_output(job, stat):
                 continue
             if settled_only and not outputs.settled(stat, now, self._settle):
                 pending = True
                 continue
-            if not await self._saver.save_workspace_file(job, root, stat, step):
+            if await self._saver.save_workspace_file(job, root, stat, step):
+                handled[stat.path] = stat
+            else:
                 pending = True
         return pending
 
