@@ -45,6 +45,8 @@ from jobyard_worker import Worker
 
 TICK_SECONDS = 0.5
 OUTPUTS_POLL_SECONDS = 0.05
+FINAL_SYNC_POLL_SECONDS = 0.5
+"""The disk of an ended job waits for its final sync; nobody waits on that, so look less often."""
 STEP_TAIL_LINES = 20
 
 
@@ -154,7 +156,7 @@ class SandboxSupervisor:
             return True
         if container.state is ContainerState.RELEASED:
             if not await self._outputs_saved_at_end(job):
-                await asyncio.sleep(OUTPUTS_POLL_SECONDS)
+                await asyncio.sleep(FINAL_SYNC_POLL_SECONDS)
                 return True
             await self._clean_up(job)
             await self.change(job_id, sandboxes.cleaned)
