@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -112,8 +113,17 @@ class FileSaver:
     ) -> bool:
         number = (record.version.number if record.version else 0) + 1
         key = record.object_key(number)
+        started = time.monotonic()
         stored = await asyncio.to_thread(
             self._store.upload_stream, key, source, stat.size, record.content_type
+        )
+        log.info(
+            "file stored",
+            job_id=job.id,
+            path=record.path,
+            version=number,
+            bytes=stored.size,
+            seconds=round(time.monotonic() - started, 3),
         )
         now = datetime.now(UTC)
         version = FileVersion(

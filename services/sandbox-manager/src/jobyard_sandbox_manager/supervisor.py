@@ -322,8 +322,12 @@ class SandboxSupervisor:
         """Ask file-sync to save what the step left in the workspace, and wait until it has
         (the step's end, and so the job's, is recorded after its outputs)."""
         job = await self.change(job_id, lambda j: outputs.request_sync(j, step, self._host))
+        delay = OUTPUTS_POLL_SECONDS
         while not outputs.step_saved(job, step):
-            await asyncio.sleep(OUTPUTS_POLL_SECONDS)
+            await asyncio.sleep(delay)
+            # Quick for the usual small sync, then less often: a long upload is not slowed
+            # down by the store reads of its own wait.
+            delay = min(delay * 1.5, FINAL_SYNC_POLL_SECONDS)
             current = await self._jobs.get(job_id)
             if current is None:
                 return
