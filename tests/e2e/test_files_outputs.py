@@ -121,8 +121,9 @@ sleep 600
 
 
 async def test_file_sync_killed_mid_upload_loses_nothing(stack: Stack) -> None:
-    size = 200_000_000
+    size = 400_000_000  # several seconds of upload: room to kill file-sync in the middle
     script = f"yes jobyard-output-line | head -c {size} > large.bin && echo done"
+    expected = repeated_sha256(size)
     async with user_client(stack, "killed") as api:
         job = await submit(api, name="large-output", image="minimal", script=script)
         settings = ObjectSettings(endpoint=stack.env["JOBYARD_S3_ENDPOINT"])
@@ -134,22 +135,28 @@ async def test_file_sync_killed_mid_upload_loses_nothing(stack: Stack) -> None:
             secure=endpoint.scheme == "https",
         )
         bucket = f"{stack.namespace}-files"
-        deadline = time.monotonic() + 120
-        while not list(storage._list_multipart_uploads(bucket).uploads):
-            assert time.monotonic() < deadline, "the upload never started"
-            await asyncio.sleep(0.05)
-        stack.kill("file-sync")
-        listed = (await api.get(f"/v1/jobs/{job['id']}/files")).json()["files"]
-        assert [f for f in listed if f["path"] == "large.bin"] == []  # nothing partial listed
-        await asyncio.sleep(1)
-        # The step has ended, but the job waits for its outputs.
-        assert (await api.get(f"/v1/jobs/{job['id']}")).json()["status"] == "running"
-        stack.start("file-sync")
+        try:
+            deadline = time.monotonic() + 120
+            while not list(storage._list_multipart_uploads(bucket).uploads):
+                assert time.monotonic() < deadline, "the upload never started"
+                await asyncio.sleep(0.05)
+            stack.kill("file-sync")
+            listed = (await api.get(f"/v1/jobs/{job['id']}/files")).json()["files"]
+            large = [f for f in listed if f["path"] == "large.bin"]
+            # Never a partial file: if the upload ended just before the kill, it is whole.
+            assert all((f["size"], f["sha256"]) == (size, expected) for f in large), large
+            if not large:
+                await asyncio.sleep(1)
+                # The step has ended, but the job waits for its outputs.
+                job_now = (await api.get(f"/v1/jobs/{job['id']}")).json()
+                assert job_now["status"] == "running", job_now
+        finally:
+            if "file-sync" not in stack.processes:
+                stack.start("file-sync")
         done = await wait_for_status(api, job["id"], timeout=120)
         assert done["status"] == "completed", done
         files = await wait_for_files(api, job["id"], ready("large.bin"), 10)
-        assert files["large.bin"]["size"] == size
-        assert files["large.bin"]["sha256"] == repeated_sha256(size)
+        assert (files["large.bin"]["size"], files["large.bin"]["sha256"]) == (size, expected)
         assert files["large.bin"]["version"] == 1
 
 
