@@ -76,7 +76,7 @@ def run_agent_job(client: Jobyard) -> bool:
     )
     print(f"\nagent job {job.id}: {job.title}")
     started = time.monotonic()
-    for snapshot in client.agent_jobs.follow(job.id, poll_interval=0.3):
+    for snapshot in client.agent_jobs.follow(job.id):
         progress = snapshot.progress
         done, total = (progress.completed_steps, progress.total_steps) if progress else (0, 0)
         marks = " ".join(
@@ -114,7 +114,7 @@ def main() -> int:
     job = client.jobs.create(name="demo", script=SCRIPT, vcpus=1, memory_mb=256, timeout=120)
     print(f"submitted {job.id} ({job.status}) as {user.name} to {BASE_URL}")
     started, status = time.monotonic(), job.status
-    for line in client.jobs.follow_logs(job.id, poll_interval=0.3):
+    for line in client.jobs.follow_logs(job.id):
         print(f"  | {line}")
         if (current := client.jobs.get_status(job.id)) != status:
             status = current

@@ -16,7 +16,9 @@ import httpx
 import pytest
 from minio import Minio
 
+from jobyard_contracts import FileKind
 from jobyard_objects import ObjectSettings
+from jobyard_store.files import output_file_id
 from jobyard_testing.jobs import (
     logs,
     start_agent,
@@ -137,7 +139,12 @@ async def test_file_sync_killed_mid_upload_loses_nothing(stack: Stack) -> None:
         bucket = f"{stack.namespace}-files"
         try:
             deadline = time.monotonic() + 120
-            while not list(storage._list_multipart_uploads(bucket).uploads):
+            # This job's upload (other tests may leave unfinished uploads of their own).
+            file_id = output_file_id(job["id"], FileKind.OUTPUT, "large.bin")
+            while not any(
+                file_id in (upload.object_name or "")
+                for upload in storage._list_multipart_uploads(bucket).uploads
+            ):
                 assert time.monotonic() < deadline, "the upload never started"
                 await asyncio.sleep(0.05)
             stack.kill("file-sync")

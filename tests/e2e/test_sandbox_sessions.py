@@ -8,7 +8,7 @@ import time
 import pytest
 from pymongo import AsyncMongoClient
 
-from jobyard_testing.jobs import logs, user_client, wait_for_status
+from jobyard_testing.jobs import logs, user_client, wait_for_status, wait_until_job
 from jobyard_testing.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -100,8 +100,7 @@ done
     job = await submit_steps(api, "ticks", probe, image="minimal")
     await wait_until(lambda: _log_contains(api, job["id"], "tick"))
     await api.post(f"/v1/jobs/{job['id']}/pause")
-    await asyncio.sleep(1)  # output written before the freeze may still be on its way
-    before = (await logs(api, job["id"]))["lines"]
+    before = await settled_lines(api, job["id"])  # output from before the freeze has arrived
     await asyncio.sleep(2)
     assert (await logs(api, job["id"]))["lines"] == before  # nothing ran while paused
     last_tick = int(before[-1]["text"].split()[1])
@@ -113,6 +112,20 @@ done
     assert last_tick <= counter <= last_tick + 10
     assert after["text"].split()[2] == "200000"  # the dict is still in the process's memory
     await api.post(f"/v1/jobs/{job['id']}/cancel")
+
+
+async def settled_lines(api, job_id, quiet=1.0, timeout=15.0):
+    """The job's lines once none has arrived for `quiet` seconds (on a loaded machine, lines
+    written just before a freeze can take a while to be stored)."""
+    deadline = time.monotonic() + timeout
+    lines = (await logs(api, job_id))["lines"]
+    while time.monotonic() < deadline:
+        await asyncio.sleep(quiet)
+        again = (await logs(api, job_id))["lines"]
+        if again == lines:
+            return lines
+        lines = again
+    raise TimeoutError(f"output of {job_id} still growing after {timeout}s")
 
 
 async def _more_lines(api, job_id, count):
@@ -160,8 +173,13 @@ async def test_a_session_that_uses_its_budget_pauses_and_resume_starts_a_new_one
     assert (paused["paused"]["by"], paused["paused"]["reason"]) == ("system", "session limit")
     await asyncio.sleep(1.5)  # paused time does not count against the next session
     await api.post(f"/v1/jobs/{job['id']}/resume")
-    again = await wait_for_status(api, job["id"], {"paused", "completed"}, timeout=60)
+    # The resume is granted asynchronously (a slot, then the sandbox): until then it is paused
+    # in session 1, so wait for the second session itself.
+    again = await wait_until_job(
+        api, job["id"], lambda j: j["sandbox"]["session"] == 2 or j["status"] == "completed", 60
+    )
     assert again["sandbox"]["session"] == 2
+    again = await wait_for_status(api, job["id"], {"paused", "completed"}, timeout=60)
     while again["status"] == "paused":
         await api.post(f"/v1/jobs/{job['id']}/resume")
         again = await wait_for_status(api, job["id"], {"paused", "completed"}, timeout=60)

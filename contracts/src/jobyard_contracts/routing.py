@@ -45,3 +45,8 @@ class WireNames:
     def live_events_subject(self, job_id: str) -> str:
         """NATS subject carrying a job's events as they are published (lossy, live only)."""
         return f"{self.namespace}.jobs.{job_id}.events"
+
+    def live_user_subject(self, user_id: str) -> str:
+        """NATS subject carrying what one user's live feed shows: their jobs' events and their
+        notifications, as `{"type": "event" | "notification", ...}` (lossy, live only)."""
+        return f"{self.namespace}.users.{user_id}.live"

@@ -6,13 +6,14 @@ stored log and the event history are the truth and clients catch up from them by
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import nats
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 
 class LiveStream:
@@ -27,27 +28,54 @@ class LiveStream:
         except Exception:
             return
 
+    @property
+    def connected(self) -> bool:
+        return self._client.is_connected
+
     @asynccontextmanager
-    async def subscribe(self, subject: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-        subscription = await self._client.subscribe(subject)
+    async def listen(
+        self, subjects: Sequence[str], handle: Callable[[dict[str, Any]], None]
+    ) -> AsyncIterator[bool]:
+        """Call `handle` with every message of `subjects` while inside; yields whether every
+        subscription was made. Nothing arrives while NATS is down (subscriptions come back with
+        the connection), and none is made if it never was up: callers then read the store."""
+        async with AsyncExitStack() as stack:
+            subscribed = True
+            for subject in subjects:
 
-        async def messages() -> AsyncIterator[dict[str, Any]]:
-            async for msg in subscription.messages:
-                yield json.loads(msg.data)
+                async def deliver(msg: Msg) -> None:
+                    handle(json.loads(msg.data))
 
-        try:
-            yield messages()
-        finally:
-            await subscription.unsubscribe()
+                try:
+                    subscription = await self._client.subscribe(subject, cb=deliver)
+                except Exception:
+                    subscribed = False
+                    continue
+                stack.push_async_callback(_unsubscribe, subscription)
+            yield subscribed
 
     async def close(self) -> None:
-        await self._client.drain()
+        if self._client.is_connected:
+            await self._client.drain()
+        else:
+            await self._client.close()
 
 
-async def connect_live(url: str) -> LiveStream:
-    # Reconnect forever: a NATS outage must not take a service down, only the live view.
-    client = await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=1)
-    return LiveStream(client)
+async def _unsubscribe(subscription: Any) -> None:
+    try:
+        await subscription.unsubscribe()
+    except Exception:
+        return  # the connection is gone, and the subscription with it
 
 
-__all__ = ["LiveStream", "connect_live"]
+def live_in_background(url: str) -> tuple[LiveStream, asyncio.Task[None]]:
+    """A stream usable at once, connecting (and reconnecting) forever in the background: a NATS
+    outage, even at start, takes down only the live view, never the service."""
+    client = Client()
+    task = asyncio.create_task(
+        client.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=1)
+    )
+    return LiveStream(client), task
+
+
+__all__ = ["LiveStream", "live_in_background"]

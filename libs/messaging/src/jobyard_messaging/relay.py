@@ -1,4 +1,5 @@
-"""Moves outbox entries from job documents to RabbitMQ (and, best effort, to NATS).
+"""Moves outbox entries from job documents to RabbitMQ and the job's event log (and, best
+effort, to NATS: the job's subject and its owner's).
 
 Right after a write the writer delivers its own entries; a sweeper republishes any entry that a
 crash left behind. Either may publish an entry twice: consumers are idempotent, and the per-job
@@ -16,7 +17,7 @@ from jobyard_contracts import WireNames
 from jobyard_livestream import LiveStream
 from jobyard_logging import get_logger
 from jobyard_messaging.publisher import EnvelopePublisher
-from jobyard_store import Applied, Decide, JobRepository
+from jobyard_store import Applied, Decide, EventLog, JobRepository
 
 log = get_logger(__name__)
 
@@ -26,11 +27,13 @@ class OutboxRelay:
         self,
         publisher: EnvelopePublisher,
         jobs: JobRepository,
+        events: EventLog,
         live: LiveStream | None,
         names: WireNames,
     ) -> None:
         self._publisher = publisher
         self._jobs = jobs
+        self._events = events
         self._live = live
         self._names = names
 
@@ -66,8 +69,13 @@ class OutboxRelay:
     async def _send(self, job_id: str, envelopes: Sequence[dict[str, Any]]) -> None:
         ordered = sorted(envelopes, key=lambda e: e["sequence"])
         await self._publisher.publish(ordered)
+        # Kept in the job's event log before leaving the outbox: a crash in between records
+        # it again from the sweep, never loses it.
+        await self._events.record(ordered)
         await self._jobs.mark_published(job_id, [e["id"] for e in ordered])
         if self._live is not None:
             subject = self._names.live_events_subject(job_id)
+            user_subject = self._names.live_user_subject(ordered[0]["user_id"])
             for envelope in ordered:
                 await self._live.publish(subject, envelope)
+                await self._live.publish(user_subject, {"type": "event", "event": envelope})

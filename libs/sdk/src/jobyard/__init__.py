@@ -29,6 +29,8 @@ from jobyard.errors import (
 )
 from jobyard.models import (
     Deleted,
+    Delivery,
+    DeliveryAttempt,
     File,
     FileTotals,
     GeneratedBy,
@@ -37,13 +39,16 @@ from jobyard.models import (
     JobInput,
     Logs,
     Message,
+    Notification,
     Progress,
     Prompt,
+    Replay,
     SshInfo,
     Step,
     StepFile,
     TimelineStep,
     User,
+    Webhook,
 )
 from jobyard.steps import AskStep, InstructionStep, ScriptStep
 
@@ -54,6 +59,8 @@ __all__ = [
     "ChecksumMismatchError",
     "ConflictError",
     "Deleted",
+    "Delivery",
+    "DeliveryAttempt",
     "File",
     "FileTotals",
     "GeneratedBy",
@@ -66,9 +73,11 @@ __all__ = [
     "Logs",
     "Message",
     "NotFoundError",
+    "Notification",
     "Progress",
     "Prompt",
     "QuotaExceededError",
+    "Replay",
     "ScriptStep",
     "SshInfo",
     "Step",
@@ -77,5 +86,6 @@ __all__ = [
     "TimelineStep",
     "User",
     "ValidationError",
+    "Webhook",
     "create_user",
 ]

@@ -3,12 +3,34 @@ viewer of a job cares about, which question an answer goes to, what a typed answ
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable, Sequence
 
 from jobyard.errors import ConflictError
+from jobyard.live import LiveEnd, LiveEvent, LiveLine
 from jobyard.models import Job, Prompt
 
 _UNDER_WAY = ("dispatched", "running")
+OUTPUT_REFRESH_SECONDS = 0.5
+
+
+class Refresh:
+    """When a follower reads the job again: at the start and the end (None), on each event,
+    and (following output) on output lines, at most every `OUTPUT_REFRESH_SECONDS`."""
+
+    def __init__(self, output: bool) -> None:
+        self._output = output
+        self._read_at = float("-inf")
+
+    def due(self, message: LiveEvent | LiveLine | LiveEnd | None) -> bool:
+        now = time.monotonic()
+        if isinstance(message, LiveLine):
+            if not self._output or now - self._read_at < OUTPUT_REFRESH_SECONDS:
+                return False
+        elif isinstance(message, LiveEnd):
+            return False  # the end is read once, after the feed closes
+        self._read_at = now
+        return True
 
 
 def watched(job: Job, *, output: bool = False) -> tuple[Hashable, ...]:

@@ -1,20 +1,21 @@
 """`client.agent_jobs`: jobs given an instruction (and optionally explicit steps) that plan,
 run commands, ask their owner questions and report, blocking and asyncio.
 
-Requests come from `_requests` and the rules (what changed, which question an answer goes to)
-from `_agent`; both classes only send and sleep. Reading a job, waiting, pausing, resuming and
+Requests come from `_requests` and the rules (what changed, which question an answer goes to,
+when to read the job again while following its live feed) from `_agent`; both classes only
+send and wait. Reading a job, waiting, pausing, resuming and
 cancelling are those of `client.jobs`, which these classes hold.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
+import itertools
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
 from jobyard import _agent
 from jobyard import _requests as rq
+from jobyard.live import LiveEnd, LiveEvent, LiveLine
 from jobyard.models import Job, Message
 from jobyard.steps import StepInput
 
@@ -78,24 +79,21 @@ class AgentJobs:
         """Poll until the job is finished (or `timeout` seconds pass: then TimeoutError)."""
         return self._jobs.wait(job_id, poll_interval=poll_interval, timeout=timeout)
 
-    def follow(
-        self, job_id: str, poll_interval: float = 0.5, *, output: bool = False
-    ) -> Iterator[Job]:
+    def follow(self, job_id: str, *, output: bool = False) -> Iterator[Job]:
         """Yield the job each time something a viewer cares about changes (status, progress,
         the plan, finished steps, the question, messages, summary; with `output`, also the
         latest output tail), first as it is now, last when it is finished.
 
-        This polls `GET /v1/jobs/{id}` every `poll_interval` seconds for now; the live
-        WebSocket stream will replace the polling without changing what is yielded."""
+        Driven by the live feed: the job is read again when one of its events arrives (and,
+        with `output`, when output does, at most every `OUTPUT_REFRESH_SECONDS`)."""
         shown: Job | None = None
-        while True:
-            job = self.get(job_id)
-            if _agent.changed(shown, job, output=output):
-                shown = job
-                yield job
-            if job.finished:
-                return
-            time.sleep(poll_interval)
+        refresh = _agent.Refresh(output)
+        for message in itertools.chain([None], self._jobs.follow(job_id), [None]):
+            if refresh.due(message):
+                job = self.get(job_id)
+                if _agent.changed(shown, job, output=output):
+                    shown = job
+                    yield job
 
     def list(
         self,
@@ -153,19 +151,23 @@ class AsyncAgentJobs:
     ) -> Job:
         return await self._jobs.wait(job_id, poll_interval=poll_interval, timeout=timeout)
 
-    async def follow(
-        self, job_id: str, poll_interval: float = 0.5, *, output: bool = False
-    ) -> AsyncIterator[Job]:
-        """As `AgentJobs.follow` (polling for now; a live stream will replace it)."""
+    async def follow(self, job_id: str, *, output: bool = False) -> AsyncIterator[Job]:
+        """As `AgentJobs.follow`."""
         shown: Job | None = None
-        while True:
-            job = await self.get(job_id)
-            if _agent.changed(shown, job, output=output):
-                shown = job
-                yield job
-            if job.finished:
-                return
-            await asyncio.sleep(poll_interval)
+        refresh = _agent.Refresh(output)
+
+        async def messages() -> AsyncIterator[LiveEvent | LiveLine | LiveEnd | None]:
+            yield None  # the job as it is now
+            async for message in self._jobs.follow(job_id):
+                yield message
+            yield None  # and as it ended
+
+        async for message in messages():
+            if refresh.due(message):
+                job = await self.get(job_id)
+                if _agent.changed(shown, job, output=output):
+                    shown = job
+                    yield job
 
     async def list(
         self,

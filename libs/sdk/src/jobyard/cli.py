@@ -2,7 +2,7 @@
 
 Reads `JOBYARD_API_KEY` and `JOBYARD_BASE_URL` (and `JOBYARD_ADMIN_TOKEN` for `users create`).
 Agent jobs have their own commands, `jobyard agent ...` (`cli_agent.py`), and so do files,
-`jobyard files ...` (`cli_files.py`).
+`jobyard files ...` (`cli_files.py`), webhooks and notifications (`cli_webhooks.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from jobyard._cli import (
 )
 from jobyard.cli_agent import agent
 from jobyard.cli_files import files
+from jobyard.cli_webhooks import notifications, webhooks
 from jobyard.client import Jobyard, create_user
 from jobyard.models import Job
 
@@ -39,6 +40,8 @@ users = typer.Typer(help="Users and API keys (operators).", no_args_is_help=True
 app.add_typer(users, name="users")
 app.add_typer(agent, name="agent")
 app.add_typer(files, name="files")
+app.add_typer(webhooks, name="webhooks")
+app.add_typer(notifications, name="notifications")
 
 
 @app.command()

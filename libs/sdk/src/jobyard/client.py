@@ -1,5 +1,6 @@
 """`Jobyard` and `AsyncJobyard`: the same surface, blocking and asyncio (`client.jobs`,
-`client.agent_jobs` from `agent_jobs.py`, `client.files` from `files.py`, `client.images`).
+`client.agent_jobs` from `agent_jobs.py`, `client.files` from `files.py`, `client.webhooks` and
+`client.notifications` from `webhooks.py`, `client.images`).
 
 Both build their requests with `_requests` and parse answers with `_parse`, so they differ only
 in how they send and sleep.
@@ -18,7 +19,9 @@ from jobyard import _requests as rq
 from jobyard import keys
 from jobyard.agent_jobs import AgentJobs, AsyncAgentJobs
 from jobyard.files import AsyncFiles, Files, listed_files
+from jobyard.live import LiveEnd, LiveEvent, LiveLine, afollow_feed, follow_feed
 from jobyard.models import Deleted, File, Image, Job, Logs, SshInfo, Status, User
+from jobyard.webhooks import AsyncNotifications, AsyncWebhooks, Notifications, Webhooks
 
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
@@ -142,17 +145,14 @@ class Jobs:
         """stdout and stderr, one line each, in order; `tail` keeps only the last lines."""
         return Logs.model_validate(self._send(rq.logs(job_id, tail=tail))).text
 
-    def follow_logs(self, job_id: str, poll_interval: float = 0.5) -> Iterator[str]:
-        """Yield lines as they are stored until the job is finished (catching up by sequence)."""
-        seq = 0
-        while True:
-            finished = self.get(job_id).finished  # read before the logs: nothing is missed
-            while (page := Logs.model_validate(self._send(rq.logs(job_id, after_seq=seq)))).lines:
-                seq = page.last_seq
-                yield from (line.text for line in page.lines)
-            if finished:
-                return
-            time.sleep(poll_interval)
+    def follow(self, job_id: str) -> Iterator[LiveEvent | LiveLine | LiveEnd]:
+        """The job's events and output lines as they happen (the live WebSocket feed), from
+        its start until it ends; reconnects by itself without missing or repeating any."""
+        return follow_feed(self._http, job_id)
+
+    def follow_logs(self, job_id: str) -> Iterator[str]:
+        """Yield the job's output lines as they are written, until the job is finished."""
+        return (m.text for m in self.follow(job_id) if isinstance(m, LiveLine))
 
     def files(self, job_id: str) -> list[File]:
         """What the job produced: its outputs, the scripts its steps ran and its log."""
@@ -291,19 +291,13 @@ class AsyncJobs:
     async def get_logs(self, job_id: str, tail: int | None = None) -> str:
         return Logs.model_validate(await self._send(rq.logs(job_id, tail=tail))).text
 
-    async def follow_logs(self, job_id: str, poll_interval: float = 0.5) -> AsyncIterator[str]:
-        seq = 0
-        while True:
-            finished = (await self.get(job_id)).finished
-            while (
-                page := Logs.model_validate(await self._send(rq.logs(job_id, after_seq=seq)))
-            ).lines:
-                seq = page.last_seq
-                for line in page.lines:
-                    yield line.text
-            if finished:
-                return
-            await asyncio.sleep(poll_interval)
+    def follow(self, job_id: str) -> AsyncIterator[LiveEvent | LiveLine | LiveEnd]:
+        return afollow_feed(self._http, job_id)
+
+    async def follow_logs(self, job_id: str) -> AsyncIterator[str]:
+        async for message in self.follow(job_id):
+            if isinstance(message, LiveLine):
+                yield message.text
 
     async def files(self, job_id: str) -> list[File]:
         return listed_files(await self._send(rq.Call("GET", f"/v1/jobs/{job_id}/files")))
@@ -377,6 +371,8 @@ class Jobyard:
         self.agent_jobs = AgentJobs(self.jobs)
         self.files = Files(self.jobs._send, self._storage)
         self.images = Images(self.jobs._send)
+        self.webhooks = Webhooks(self.jobs._send)
+        self.notifications = Notifications(self.jobs._send)
 
     def close(self) -> None:
         self._http.close()
@@ -402,6 +398,8 @@ class AsyncJobyard:
         self.agent_jobs = AsyncAgentJobs(self.jobs)
         self.files = AsyncFiles(self.jobs._send, self._storage)
         self.images = AsyncImages(self.jobs._send)
+        self.webhooks = AsyncWebhooks(self.jobs._send)
+        self.notifications = AsyncNotifications(self.jobs._send)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -257,3 +257,66 @@ class UploadStarted(_Model):
 
     file: File
     upload: FileUpload
+
+
+class Webhook(_Model):
+    """An endpoint deliveries of your jobs' events are POSTed to (Standard Webhooks)."""
+
+    id: str
+    url: str
+    event_types: list[str]
+    description: str = ""
+    enabled: bool
+    disabled_reason: str | None = None
+    failing_since: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    secret: str | None = None
+    """The signing secret: only in the answers of `create` and `rotate_secret`."""
+
+
+class DeliveryAttempt(_Model):
+    at: datetime
+    status_code: int | None = None
+    """None when no answer came (timeout, connection refused, destination refused)."""
+    latency_ms: int
+    error: str | None = None
+    response: str = ""
+
+
+class Delivery(_Model):
+    """One event sent to one endpoint; `id` is the `webhook-id` of every attempt."""
+
+    id: str
+    event_type: str
+    event_id: str
+    job_id: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: list[DeliveryAttempt]
+    next_attempt_at: datetime | None = None
+    payload: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class Replay(_Model):
+    since: datetime
+    events: int
+    """Events queued again (or for the first time) for the endpoint."""
+    more: bool
+    next_since: datetime | None = None
+
+
+class Notification(_Model):
+    """Something the app tells you: a job ended, asks for input or hit its session limit, or
+    a webhook of yours was disabled."""
+
+    id: str
+    kind: str
+    title: str
+    message: str = ""
+    job_id: str | None = None
+    webhook_id: str | None = None
+    created_at: datetime
+    read: bool
+    read_at: datetime | None = None

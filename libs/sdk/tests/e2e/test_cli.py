@@ -1,5 +1,6 @@
 """The `jobyard` command line against the real stack."""
 
+import itertools
 import json
 import time
 
@@ -63,3 +64,16 @@ def test_env_and_file_options(cli, tmp_path):
         cli("create", "f", "--file", str(script), "-e", "GREETING=hi", "--wait", "--json").stdout
     )
     assert cli("logs", done["id"]).stdout == "hi from a file\n"
+
+
+def test_agent_follow_json_prints_one_line_per_change_and_fails_with_the_job(cli):
+    started = cli("agent", "start", "Two steps", "--step", "One::echo one; sleep 1",
+                  "--step", "Fail::exit 3", "--detach", "--json")  # fmt: skip
+    job_id = json.loads(started.stdout)["id"]
+    followed = cli("agent", "follow", job_id, "--json", check=False)  # the live feed drives it
+    printed = followed.stdout.splitlines()
+    statuses = [json.loads(line)["status"] for line in printed]
+    assert statuses[-1] == "failed"
+    assert "running" in statuses
+    assert all(a != b for a, b in itertools.pairwise(printed))  # a line per change, no repeats
+    assert followed.returncode == 1

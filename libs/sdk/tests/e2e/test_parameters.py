@@ -173,12 +173,12 @@ def test_deleting_a_running_job_removes_job_logs_and_container(stack, infra, use
         if (
             gone
             and not containers_of(stack, job.id)
-            and not db.log_lines.count_documents({"job_id": job.id})
+            and not db.log_chunks.count_documents({"job_id": job.id})
         ):
             break
         time.sleep(0.2)
     assert db.jobs.count_documents({"_id": job.id}) == 0
-    assert db.log_lines.count_documents({"job_id": job.id}) == 0
+    assert db.log_chunks.count_documents({"job_id": job.id}) == 0
     assert containers_of(stack, job.id) == []
     assert not any(job.id in v for v in volumes(stack))
 

@@ -59,37 +59,6 @@ def test_a_malformed_step_is_a_usage_error(jobyard, gateway):
     assert gateway.requests == []
 
 
-def test_follow_json_prints_one_line_per_change_and_fails_with_the_job(jobyard, gateway, api):
-    gateway.views = [api.job(), api.job(), api.job(status="waiting_for_input", prompt=PROMPT),
-                     finished(api, "failed")]  # fmt: skip
-    result = invoke("follow", api.job_id, "--json")
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [line["status"] for line in lines] == ["running", "waiting_for_input", "failed"]
-    assert result.exit_code == 1
-    assert gateway.requests == []  # never answers
-
-
-def test_follow_reads_the_answer_from_a_pipe_and_a_number_picks_a_choice(jobyard, gateway, api):
-    waiting = api.job(status="waiting_for_input", prompt=PROMPT)
-    gateway.views = [api.job(), waiting, waiting, finished(api)]
-    result = invoke("follow", api.job_id, stdin="2\n")
-    assert result.exit_code == 0, result.output
-    assert gateway.requests == [
-        ("POST", f"/v1/jobs/{api.job_id}/messages", {"text": "no", "reply_to": "p-1"})
-    ]
-    assert "Publish it?" in result.stdout
-    assert "2) no" in result.stdout
-    assert "published" in result.stdout
-
-
-def test_follow_goes_on_when_stdin_has_no_answer(jobyard, gateway, api):
-    gateway.views = [api.job(status="waiting_for_input", prompt=PROMPT), finished(api)]
-    result = invoke("follow", api.job_id, stdin="")
-    assert result.exit_code == 0
-    assert gateway.requests == []
-    assert "jobyard agent answer" in result.stderr
-
-
 def test_answer_resolves_a_choice_number_against_the_pending_question(jobyard, gateway, api):
     gateway.views = [api.job(status="waiting_for_input", prompt=PROMPT)]
     assert invoke("answer", api.job_id, "1").exit_code == 0

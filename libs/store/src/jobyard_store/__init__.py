@@ -27,6 +27,7 @@ from jobyard_store.documents import (
     SshEndpoint,
     StepState,
 )
+from jobyard_store.events import EventLog, StoredEvent
 from jobyard_store.files import FileRecord, FileRepository
 from jobyard_store.hosts import HostRegistry, HostReport
 from jobyard_store.images import ImageRegistry, SandboxImage
@@ -47,6 +48,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await JobRepository(db).ensure_indexes()
     await LogStore(db).ensure_indexes()
     await FileRepository(db).ensure_indexes()
+    await EventLog(db).ensure_indexes()
 
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "ChatMessage",
     "ContainerState",
     "Decide",
+    "EventLog",
     "FileRecord",
     "FileRepository",
     "HostRegistry",
@@ -75,6 +78,7 @@ __all__ = [
     "Session",
     "SshEndpoint",
     "StepState",
+    "StoredEvent",
     "Stream",
     "TodoItem",
     "ToolCallState",

@@ -1,4 +1,4 @@
-"""Stored job output: one document per line, numbered per job, stdout and stderr interleaved."""
+"""Stored job output: lines numbered per job, stdout and stderr interleaved, kept in chunks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import DuplicateKeyError
 
 Stream = Literal["stdout", "stderr"]
 
@@ -23,40 +23,47 @@ class LogLine(BaseModel):
 
 
 class LogStore:
+    """Lines are kept in chunks, one document per batch the writer stores (up to a few hundred
+    lines): a long job's output is thousands of documents, not millions, and each read of a
+    page or a tail touches a handful. Chunks of one job never overlap: a chunk starts right
+    after the last stored line."""
+
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
-        self.collection = db["log_lines"]
+        self.collection = db["log_chunks"]
 
     async def ensure_indexes(self) -> None:
-        await self.collection.create_index([("job_id", ASCENDING), ("seq", ASCENDING)], unique=True)
         await self.collection.create_index(
-            [("job_id", ASCENDING), ("step", ASCENDING), ("stream", ASCENDING)]
+            [("job_id", ASCENDING), ("first", ASCENDING)], unique=True
         )
+        await self.collection.create_index([("job_id", ASCENDING), ("last", ASCENDING)])
 
     async def append(self, job_id: str, lines: Sequence[LogLine]) -> None:
-        """Insert in order, so a crash leaves a prefix; an already stored seq is skipped."""
-        if not lines:
+        """Store lines in order, as one chunk. The writer passes only lines after those stored
+        (`last_seq`); the same chunk written twice is stored once."""
+        fresh = list(lines)
+        if not fresh:
             return
         try:
-            await self.collection.insert_many(
-                [{"job_id": job_id, **line.model_dump()} for line in lines], ordered=True
+            await self.collection.insert_one(
+                {
+                    "_id": f"{job_id}:{fresh[0].seq:012d}",
+                    "job_id": job_id,
+                    "first": fresh[0].seq,
+                    "last": fresh[-1].seq,
+                    "lines": [line.model_dump() for line in fresh],
+                }
             )
-        except BulkWriteError as exc:
-            if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
-                raise
+        except DuplicateKeyError:
+            return  # the same write, replayed
 
     async def delete_job(self, job_id: str) -> None:
         await self.collection.delete_many({"job_id": job_id})
 
     async def last_seq(self, job_id: str) -> int:
         doc = await self.collection.find_one(
-            {"job_id": job_id}, sort=[("seq", DESCENDING)], projection={"seq": True}
+            {"job_id": job_id}, sort=[("last", DESCENDING)], projection={"last": True}
         )
-        return int(doc["seq"]) if doc else 0
-
-    async def count(self, job_id: str, step: int, stream: Stream) -> int:
-        return await self.collection.count_documents(
-            {"job_id": job_id, "step": step, "stream": stream}
-        )
+        return int(doc["last"]) if doc else 0
 
     async def tail(
         self,
@@ -67,23 +74,37 @@ class LogStore:
         stream: Stream | None = None,
     ) -> list[LogLine]:
         """The last `lines` lines in order (all of them when `lines` is None)."""
-        query: dict[str, Any] = {"job_id": job_id}
-        if step is not None:
-            query["step"] = step
-        if stream is not None:
-            query["stream"] = stream
-        if lines is None:
-            cursor = self.collection.find(query, sort=[("seq", ASCENDING)])
-            return [LogLine.model_validate(d) async for d in cursor]
-        if lines <= 0:
+        if lines is not None and lines <= 0:
             return []
-        cursor = self.collection.find(query, sort=[("seq", DESCENDING)], limit=lines)
-        newest_first = [LogLine.model_validate(d) async for d in cursor]
-        return newest_first[::-1]
+        newest_first: list[LogLine] = []
+        cursor = self.collection.find({"job_id": job_id}, sort=[("first", DESCENDING)])
+        try:
+            async for chunk in cursor:
+                newest_first += [
+                    line
+                    for line in map(LogLine.model_validate, reversed(chunk["lines"]))
+                    if (step is None or line.step == step)
+                    and (stream is None or line.stream == stream)
+                ]
+                if lines is not None and len(newest_first) >= lines:
+                    break
+        finally:
+            await cursor.close()  # left early: an open cursor holds the server's resources
+        return newest_first[:lines][::-1]
 
     async def after(self, job_id: str, after_seq: int, limit: int = 1000) -> list[LogLine]:
         """Lines after a sequence number: how a reconnecting live client catches up."""
+        found: list[LogLine] = []
         cursor = self.collection.find(
-            {"job_id": job_id, "seq": {"$gt": after_seq}}, sort=[("seq", ASCENDING)], limit=limit
+            {"job_id": job_id, "last": {"$gt": after_seq}}, sort=[("first", ASCENDING)]
         )
-        return [LogLine.model_validate(d) async for d in cursor]
+        try:
+            async for chunk in cursor:
+                found += [
+                    LogLine.model_validate(raw) for raw in chunk["lines"] if raw["seq"] > after_seq
+                ]
+                if len(found) >= limit:
+                    break
+        finally:
+            await cursor.close()
+        return found[:limit]

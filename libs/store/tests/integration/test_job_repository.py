@@ -71,12 +71,14 @@ async def test_log_tail_returns_exactly_the_last_lines_in_order(mongo_db):
         LogLine(seq=i, step=0, stream="stderr" if i % 3 == 0 else "stdout", text=f"l{i}", at=now)
         for i in range(1, 11)
     ]
-    await logs.append("j", lines)
-    await logs.append("j", lines[-2:])  # a replayed write is skipped, not duplicated
+    for chunk in (lines[:4], lines[4:7], lines[7:]):  # stored as the writer flushes them
+        await logs.append("j", chunk)
+    await logs.append("j", lines[7:])  # a replayed write is skipped, not duplicated
     assert [line.text for line in await logs.tail("j", 3)] == ["l8", "l9", "l10"]
     assert len(await logs.tail("j")) == 10
     assert await logs.tail("j", 0) == []
     assert [line.seq for line in await logs.tail("j", 2, stream="stderr")] == [6, 9]
     assert [line.seq for line in await logs.after("j", 8)] == [9, 10]
-    assert await logs.count("j", 0, "stderr") == 3
+    assert [line.seq for line in await logs.after("j", 2, limit=4)] == [3, 4, 5, 6]  # across chunks
+    assert [line.seq for line in await logs.after("j", 0)] == list(range(1, 11))
     assert await logs.last_seq("j") == 10

@@ -23,8 +23,9 @@ from jobyard_settings import InfraSettings
 from jobyard_testing.cleanup import S3_STANDIN, delete_namespace_sync, empty_bucket
 from jobyard_testing.model_server import MODEL_API_KEY, ModelServer, model_server
 from jobyard_testing.stack import SERVICES, Stack
+from jobyard_testing.webhook_receiver import webhook_receiver
 
-__all__ = ["model_server"]  # a fixture of this plugin, defined beside its server
+__all__ = ["model_server", "webhook_receiver"]  # fixtures of this plugin, beside their servers
 
 MONGO_STANDIN = "mongodb://127.0.0.1:27017/?directConnection=true"
 REQUIRED = {"RabbitMQ": 5672, "NATS": 4222}
@@ -121,6 +122,12 @@ def stack(
             "JOBYARD_LLM_MAX_COMMANDS_PER_STEP": "4",
             "JOBYARD_FILESYNC_SETTLE_SECONDS": "0.5",
             "JOBYARD_FILESYNC_RESCAN_SECONDS": "3",
+            # Webhook receivers of the tests listen on loopback; retries within a test's time.
+            "JOBYARD_WEBHOOKS_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
+            "JOBYARD_NOTIFICATIONS_RETRY_SCHEDULE": "[0.5, 1, 2, 4, 8, 16]",
+            "JOBYARD_NOTIFICATIONS_TIMEOUT_SECONDS": "2",
+            "JOBYARD_NOTIFICATIONS_POLL_SECONDS": "0.5",  # new deliveries wake it at once
+            "JOBYARD_LIVE_SEND_TIMEOUT_SECONDS": "2",  # a client that stops reading, found soon
         },
         log_dir=log_dir,
     )

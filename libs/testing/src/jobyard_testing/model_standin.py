@@ -26,7 +26,6 @@ import argparse
 import json
 import re
 import select
-import signal
 import socket
 import sys
 import threading
@@ -34,7 +33,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NoReturn, cast
+from typing import Any, cast
+
+from jobyard_testing.serving import serve_until_stopped
 
 FAILURE_MODES = ("timeout", "garbage", "bad_arguments", "empty")
 STATUS_MODE = re.compile(r"status:([1-5]\d\d)")
@@ -442,10 +443,6 @@ class Handler(BaseHTTPRequestHandler):
         print(f"model-standin: {format % args}", file=sys.stderr, flush=True)
 
 
-def _stop(signum: int, frame: object) -> NoReturn:
-    raise SystemExit(0)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="A scripted OpenAI-compatible model stand-in.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -459,15 +456,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     server = StandinServer((args.host, args.port), api_key=args.api_key, hang=args.hang_seconds)
-    signal.signal(signal.SIGTERM, _stop)
     host, port = server.server_address[:2]
-    print(f"model stand-in listening on http://{host!s}:{port}/v1", flush=True)
-    try:
-        server.serve_forever(poll_interval=0.1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_stopped(server, f"model stand-in listening on http://{host!s}:{port}/v1")
 
 
 if __name__ == "__main__":

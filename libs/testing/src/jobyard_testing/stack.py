@@ -16,7 +16,7 @@ import httpx
 
 from jobyard import create_user
 
-SERVICES = ("scheduler", "agent", "sandbox-manager", "file-sync", "gateway")
+SERVICES = ("scheduler", "agent", "sandbox-manager", "file-sync", "notifications", "gateway")
 HEALTH_PATH = {"gateway": "/readyz"}
 
 

@@ -22,6 +22,7 @@ from jobyard_settings import InfraSettings
 from jobyard_store import (
     Applied,
     Decide,
+    EventLog,
     JobNotFoundError,
     JobRepository,
     LogStore,
@@ -54,10 +55,15 @@ class Worker:
         self.mongo, self.db = connect(infra)
         self.jobs = JobRepository(self.db)
         self.logs = LogStore(self.db)
+        self.events = EventLog(self.db)
         self._nats = NatsClient()
         self.live = LiveStream(self._nats)
         self.relay = OutboxRelay(
-            EnvelopePublisher(self.broker, self.topology), self.jobs, self.live, self.names
+            EnvelopePublisher(self.broker, self.topology),
+            self.jobs,
+            self.events,
+            self.live,
+            self.names,
         )
         self._background: list[BackgroundTask] = []
         self._tasks: list[asyncio.Task[None]] = []

@@ -138,8 +138,10 @@ class FileSaver:
             record, version, stat.source if keep_source else None, MAX_VERSIONS
         )
         current = await self._files.get(record.id)
-        if current is not None and current.deleted_at is not None:
-            await asyncio.to_thread(self._store.remove, [key])  # deleted meanwhile
+        owner = await self._worker.jobs.get(job.id)
+        deleted = current is not None and current.deleted_at is not None
+        if deleted or owner is None or owner.deleted_at is not None:
+            await asyncio.to_thread(self._store.remove, [key])  # the file or job went meanwhile
             return True
         await self._files.save(saved)
         await asyncio.to_thread(self._store.remove, dropped)

@@ -74,9 +74,7 @@ class OutputSyncer:
         if job_id in self._syncing:
             self._again.add(job_id)
             return
-        task = asyncio.create_task(self._sync_as_asked(job_id))
-        self._syncing[job_id] = task
-        task.add_done_callback(lambda _: self._syncing.pop(job_id, None))
+        self._syncing[job_id] = asyncio.create_task(self._sync_as_asked(job_id))
 
     async def _sync_as_asked(self, job_id: str) -> None:
         with bound(job_id=job_id):
@@ -91,6 +89,10 @@ class OutputSyncer:
                     await self.sync(job_id, job.files.requested_step, job.files.final_requested)
             except Exception:
                 self._worker.log.warning("sync failed; the reconcile loop retries", exc_info=True)
+            finally:
+                # Here, not in a done callback: a request arriving between the task's end and
+                # its callback would be taken as already under way, and wait for the reconcile.
+                self._syncing.pop(job_id, None)
 
     def _mine_query(self) -> dict[str, Any]:
         return {

@@ -13,11 +13,11 @@ from jobyard_store.workspaces import input_mtime_ns
 from jobyard_testing.factories import make_job
 
 pytestmark = pytest.mark.unit
-NOW_NS = int(datetime.now(UTC).timestamp() * 1e9)
 
 
-def stat(path: str, size: int = 10, mtime_ns: int = NOW_NS) -> FileStat:
-    return FileStat(path=path, size=size, mtime_ns=mtime_ns)
+def stat(path: str, size: int = 10, mtime_ns: int | None = None) -> FileStat:
+    now = int(datetime.now(UTC).timestamp() * 1e9)
+    return FileStat(path=path, size=size, mtime_ns=now if mtime_ns is None else mtime_ns)
 
 
 @pytest.mark.parametrize(

@@ -21,20 +21,38 @@ from pymongo.asynchronous.database import AsyncDatabase
 from urllib3.exceptions import HTTPError as StorageUnreachableError
 
 from jobyard_gateway.adapters.chats import ChatRegistry
+from jobyard_gateway.adapters.feeds import JobFeed, UserFeed
+from jobyard_gateway.adapters.live_tokens import LiveTokens
 from jobyard_gateway.adapters.users import UserStore
 from jobyard_gateway.auth import authentication
 from jobyard_gateway.controllers.files import FileController, list_job_files
 from jobyard_gateway.controllers.health import healthz, readyz
 from jobyard_gateway.controllers.images import get_image, list_images
 from jobyard_gateway.controllers.jobs import JobController
+from jobyard_gateway.controllers.live import (
+    create_live_token,
+    follow_job,
+    follow_my_jobs,
+    list_job_events,
+)
 from jobyard_gateway.controllers.messages import MessageController
+from jobyard_gateway.controllers.notifications import NotificationController
 from jobyard_gateway.controllers.users import create_user
+from jobyard_gateway.controllers.webhooks import WebhookController
 from jobyard_gateway.errors import bad_request, storage_unavailable
 from jobyard_gateway.settings import GatewaySettings
+from jobyard_livestream import LiveStream, live_in_background
 from jobyard_logging import configure_logging, get_logger
 from jobyard_messaging import EnvelopePublisher, OutboxRelay, Topology
 from jobyard_objects import ObjectStore
-from jobyard_store import ImageRegistry, JobRepository, LogStore, connect, ensure_indexes
+from jobyard_store import (
+    EventLog,
+    ImageRegistry,
+    JobRepository,
+    LogStore,
+    connect,
+    ensure_indexes,
+)
 from jobyard_store.files import FileRepository
 
 
@@ -53,6 +71,12 @@ class Adapters:
     chats: ChatRegistry
     files: FileRepository
     objects: ObjectStore
+    events: EventLog
+    stream: LiveStream
+    stream_connecting: asyncio.Task[None]
+    live_tokens: LiveTokens
+    job_feed: JobFeed
+    user_feed: UserFeed
 
 
 ADAPTER_NAMES = (
@@ -66,29 +90,40 @@ ADAPTER_NAMES = (
     "chats",
     "files",
     "objects",
+    "events",
+    "live_tokens",
+    "job_feed",
+    "user_feed",
 )
 
 
 def build_adapters(settings: GatewaySettings) -> Adapters:
     mongo, db = connect(settings.infra)
     broker = RabbitBroker(settings.infra.rabbitmq_url)
-    jobs = JobRepository(db)
-    # Live fan-out of job events happens in the workers' relays; the gateway only publishes.
-    relay = OutboxRelay(
-        EnvelopePublisher(broker, Topology(settings.infra.names)), jobs, None, settings.infra.names
-    )
+    names = settings.infra.names
+    jobs, events, logs = JobRepository(db), EventLog(db), LogStore(db)
+    stream, stream_connecting = live_in_background(settings.infra.nats_url)
+    relay = OutboxRelay(EnvelopePublisher(broker, Topology(names)), jobs, events, stream, names)
     return Adapters(
         mongo,
         db,
         broker,
         jobs,
-        LogStore(db),
+        logs,
         UserStore(db),
         ImageRegistry(db),
         relay,
         ChatRegistry(db, jobs),
         FileRepository(db),
         ObjectStore(settings.objects, settings.objects.bucket_for(settings.infra)),
+        events,
+        stream,
+        stream_connecting,
+        LiveTokens(db),
+        JobFeed(
+            jobs=jobs, events=events, logs=logs, stream=stream, names=names, settings=settings.live
+        ),
+        UserFeed(events=events, stream=stream, names=names, settings=settings.live),
     )
 
 
@@ -104,6 +139,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         adapters = build_adapters(settings)
         await ensure_indexes(adapters.db)
         await adapters.users.ensure_indexes()
+        await adapters.live_tokens.ensure_indexes()
         try:
             await asyncio.to_thread(adapters.objects.ensure_bucket)
         except StorageUnreachableError:  # jobs work without it; the files API answers 503
@@ -114,6 +150,8 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         try:
             yield
         finally:
+            adapters.stream_connecting.cancel()
+            await adapters.stream.close()
             await adapters.broker.stop()
             await adapters.mongo.close()
 
@@ -129,6 +167,12 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             MessageController,
             FileController,
             list_job_files,
+            WebhookController,
+            NotificationController,
+            list_job_events,
+            create_live_token,
+            follow_job,
+            follow_my_jobs,
             list_images,
             get_image,
             create_user,
@@ -139,6 +183,10 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             **{name: adapter(name) for name in ADAPTER_NAMES},
             "limits": Provide(lambda: settings.limits, use_cache=True, sync_to_thread=False),
             "file_limits": Provide(lambda: settings.files, use_cache=True, sync_to_thread=False),
+            "destination_policy": Provide(
+                lambda: settings.webhooks, use_cache=True, sync_to_thread=False
+            ),
+            "live_settings": Provide(lambda: settings.live, use_cache=True, sync_to_thread=False),
             "upload_verify_wait_seconds": Provide(
                 lambda: settings.upload_verify_wait_seconds, use_cache=True, sync_to_thread=False
             ),

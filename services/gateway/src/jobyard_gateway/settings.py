@@ -5,6 +5,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jobyard_objects import FileLimits, ObjectSettings
 from jobyard_settings import InfraSettings
+from jobyard_webhooks import DestinationPolicy
 
 
 class JobLimits(BaseSettings):
@@ -36,9 +37,39 @@ class JobLimits(BaseSettings):
     )
 
 
+class LiveSettings(BaseSettings):
+    """Live feeds (WebSockets), from `JOBYARD_LIVE_*`."""
+
+    model_config = SettingsConfigDict(env_prefix="JOBYARD_LIVE_", extra="ignore")
+
+    token_seconds: int = Field(
+        default=60, ge=5, le=3600, description="Lifetime of a token from `POST /v1/live-tokens`."
+    )
+    send_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A client that takes longer to accept one message is told how far it got "
+        "and disconnected.",
+    )
+    idle_seconds: float = Field(
+        default=2.0, gt=0, description="With NATS up, the store is read after this much silence."
+    )
+    fallback_seconds: float = Field(
+        default=0.5, gt=0, description="With NATS down, the store is read this often."
+    )
+    page: int = Field(default=500, ge=10, le=5000, description="Store reads per catch-up page.")
+    buffer: int = Field(
+        default=5000,
+        ge=100,
+        description="Live messages held for a client; past it the client catches up from the "
+        "store instead.",
+    )
+
+
 class GatewaySettings(BaseSettings):
     """Gateway settings, from `JOBYARD_GATEWAY_*` (infrastructure from `JOBYARD_*`, object
-    storage from `JOBYARD_S3_*`, file limits from `JOBYARD_FILES_*`)."""
+    storage from `JOBYARD_S3_*`, file limits from `JOBYARD_FILES_*`, webhook destinations from
+    `JOBYARD_WEBHOOKS_*`)."""
 
     model_config = SettingsConfigDict(env_prefix="JOBYARD_GATEWAY_", extra="ignore")
 
@@ -46,6 +77,8 @@ class GatewaySettings(BaseSettings):
     limits: JobLimits = Field(default_factory=JobLimits)
     objects: ObjectSettings = Field(default_factory=ObjectSettings)
     files: FileLimits = Field(default_factory=FileLimits)
+    webhooks: DestinationPolicy = Field(default_factory=DestinationPolicy)
+    live: LiveSettings = Field(default_factory=LiveSettings)
     upload_verify_wait_seconds: float = Field(
         default=30.0,
         ge=0,

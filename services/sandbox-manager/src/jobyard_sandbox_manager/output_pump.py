@@ -59,11 +59,76 @@ class OutputPump:
         job_id: str,
         base: int,
         stored: int,
-        queue: asyncio.Queue[Item],
+        records: asyncio.Queue[Item],
         on_control: OnRecord,
         on_tick: OnTick,
         tick_seconds: float,
     ) -> None:
+        """Two steps in a row: lines go out live as soon as they are read, while storing them
+        and applying starts and exits (with the periodic tick) follow in order behind: a slow
+        store or a long step end never holds up what live viewers see."""
+        ordered: asyncio.Queue[LogLine | Item] = asyncio.Queue()
+        live = asyncio.create_task(self._show_live(job_id, base, stored, records, ordered))
+        try:
+            await self._apply(job_id, ordered, on_control, on_tick, tick_seconds)
+        finally:
+            live.cancel()  # it only publishes: nothing durable is cut short
+
+    async def _show_live(
+        self,
+        job_id: str,
+        base: int,
+        stored: int,
+        records: asyncio.Queue[Item],
+        ordered: asyncio.Queue[LogLine | Item],
+    ) -> None:
+        """Publish each new output line (those read together in one message), and pass every
+        record on, in order, to be applied."""
+        try:
+            await self._show_lines(job_id, base, stored, records, ordered)
+        except Exception as exc:  # handed on, so that the run fails as it would have here
+            ordered.put_nowait(exc)
+
+    async def _show_lines(
+        self,
+        job_id: str,
+        base: int,
+        stored: int,
+        records: asyncio.Queue[Item],
+        ordered: asyncio.Queue[LogLine | Item],
+    ) -> None:
+        subject = self._worker.names.live_logs_subject(job_id)
+        while True:
+            items = [await records.get()]
+            while not records.empty():
+                items.append(records.get_nowait())
+            fresh: list[LogLine] = []
+            for item in items:
+                if isinstance(item, Record) and item.kind == "out":
+                    line = log_line(item, base)
+                    if line.seq <= stored:
+                        continue  # stored before a restart: read again only to find our place
+                    stored = line.seq
+                    fresh.append(line)
+                    ordered.put_nowait(line)
+                else:
+                    ordered.put_nowait(item)
+            if fresh:
+                lines = [line.model_dump(mode="json") for line in fresh]
+                await self._worker.live.publish(subject, {"job_id": job_id, "lines": lines})
+            if not isinstance(items[-1], Record):
+                return  # the stream ended or broke: nothing more comes
+
+    async def _apply(
+        self,
+        job_id: str,
+        ordered: asyncio.Queue[LogLine | Item],
+        on_control: OnRecord,
+        on_tick: OnTick,
+        tick_seconds: float,
+    ) -> None:
+        """Store lines in batches, and apply starts and exits once the lines before them are
+        stored (a step's output is whole when its end is recorded)."""
         loop = asyncio.get_running_loop()
         batch: list[LogLine] = []
         last_flush = next_tick = loop.time()
@@ -72,23 +137,20 @@ class OutputPump:
                 await on_tick()
                 next_tick = loop.time() + tick_seconds
             try:
-                item = await asyncio.wait_for(queue.get(), self._batch_seconds)
+                item = await asyncio.wait_for(ordered.get(), self._batch_seconds)
             except TimeoutError:
                 item = None
             if isinstance(item, BaseException):
                 raise item
-            if isinstance(item, Record):
-                if item.kind == "out":
-                    line = log_line(item, base)
-                    if line.seq > stored:
-                        batch.append(line)
-                else:
-                    stored = await self._store(job_id, batch, stored)
-                    batch = []
-                    await on_control(item)
+            if isinstance(item, LogLine):
+                batch.append(item)
+            elif isinstance(item, Record):
+                await self._store(job_id, batch)
+                batch = []
+                await on_control(item)
             quiet = item is None or loop.time() - last_flush >= self._batch_seconds
             if batch and (quiet or len(batch) >= BATCH_LINES or item == _END):
-                stored = await self._store(job_id, batch, stored)
+                await self._store(job_id, batch)
                 batch, last_flush = [], loop.time()
             if item == _END:
                 return
@@ -101,15 +163,9 @@ class OutputPump:
         last = await self._worker.logs.tail(job_id, 1)
         return last[0].at - timedelta(seconds=1) if last else None
 
-    async def _store(self, job_id: str, lines: list[LogLine], stored: int) -> int:
-        if not lines:
-            return stored
-        await self._worker.logs.append(job_id, lines)
-        await self._worker.live.publish(
-            self._worker.names.live_logs_subject(job_id),
-            {"job_id": job_id, "lines": [line.model_dump(mode="json") for line in lines]},
-        )
-        return lines[-1].seq
+    async def _store(self, job_id: str, lines: list[LogLine]) -> None:
+        if lines:
+            await self._worker.logs.append(job_id, lines)
 
     @staticmethod
     def _follow(

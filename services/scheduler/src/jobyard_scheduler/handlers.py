@@ -119,9 +119,10 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
         await purge(msg.job_id)
 
     async def purge(job_id: str) -> None:
-        # Logs first: if we die in between, the document is still there to retry from.
+        # Logs and events first: if we die in between, the document is still there to retry from.
         if await worker.jobs.purgeable(job_id):
             await worker.logs.delete_job(job_id)
+            await worker.events.delete_job(job_id)
             await worker.jobs.purge(job_id)
 
     async def purge_deleted() -> None:

@@ -45,6 +45,10 @@ class UserStore:
         )
         return user, api_key
 
+    async def get(self, user_id: str) -> User | None:
+        doc = await self._users.find_one({"_id": user_id})
+        return User(id=doc["_id"], name=doc["name"]) if doc else None
+
     async def authenticate(self, api_key: str) -> User | None:
         doc = await self._users.find_one({"key_hash": hash_key(api_key)})
         return User(id=doc["_id"], name=doc["name"]) if doc else None
