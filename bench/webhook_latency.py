@@ -7,14 +7,16 @@ up without it the webhook is refused with a 422). Usage:
     .venv/bin/python bench/webhook_latency.py [--runs 40]
 
 Measured:
-- direct:   `httpx.post` of a webhook-sized body from this process to the receiver (a plain
-            HTTP server in this process); latency = arrived - sent.
-- Jobyard:  every delivery of `--runs` echo jobs' events (created, started, step finished,
-            completed, file ready, ...) to the same receiver; latency = arrived - the event's
-            own `timestamp` (when the state change happened, before it was stored): the store
-            write, the outbox publish, the notifications service storing the delivery, its
-            dispatcher claiming it, signing and the POST.
-The overhead is the difference of the two p95s (target: <= 20 ms).
+- direct:             `httpx.post` of a webhook-sized body from this process to the receiver (a
+                      plain HTTP server in this process); latency = arrived - sent.
+- enqueue -> receiver: every delivery of `--runs` echo jobs' events to the same receiver;
+                      latency = arrived - the delivery's `created_at` (when the notifications
+                      service made it): its store write, signing and the POST.
+- event -> receiver:  the same arrivals against the event's own `timestamp` (when the state
+                      change happened, before it was stored): the job write, the outbox
+                      publish, the notifications service's lookups, then the above.
+The overhead is the difference of the enqueue -> receiver p95 and the direct p95 (target:
+<= 20 ms).
 """
 
 from __future__ import annotations

@@ -130,10 +130,12 @@ async def test_a_client_too_slow_is_told_where_it_got_and_resumes_from_there(api
             f"/v1/jobs/{job['id']}/live", slow, queue_size=64, keepalive_ping_interval_seconds=None
         ) as ws,
     ):
-        # Reads nothing until the whole output is there to send, and past the server's send
-        # timeout (2 s in the test stack): the buffers fill and the server gives up on it.
-        await wait_for_status(api, job["id"], {"completed"})
-        await asyncio.sleep(5)
+        # Reads nothing until the whole output is there to send (megabytes more than the
+        # buffers hold), and past the server's send timeout (2 s in the test stack): the server
+        # gives up on it. Not much longer: uvicorn drops a client that has not answered its
+        # pings for 40 s, and then the close frame would never arrive.
+        await all_lines_stored(api, job["id"], many, within=30)
+        await asyncio.sleep(4)
         try:
             while True:
                 got.take(await ws.receive_json())
@@ -147,6 +149,16 @@ async def test_a_client_too_slow_is_told_where_it_got_and_resumes_from_there(api
     await follow(api, job["id"], got)
     assert [line["seq"] for line in got.lines] == list(range(1, many + 1))
     assert got.close_code == 1000
+
+
+async def all_lines_stored(api, job_id: str, count: int, within: float) -> None:
+    """Wait until the job's last line is stored, or `within` seconds have passed."""
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        last = await api.get(f"/v1/jobs/{job_id}/logs", params={"after_seq": count - 1})
+        if last.json()["lines"]:
+            return
+        await asyncio.sleep(0.5)
 
 
 def jobs_in(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
