@@ -17,6 +17,7 @@ from jobyard_contracts import WireNames
 from jobyard_livestream import LiveStream
 from jobyard_logging import get_logger
 from jobyard_messaging.publisher import EnvelopePublisher
+from jobyard_metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 from jobyard_store import Applied, Decide, EventLog, JobRepository
 
 log = get_logger(__name__)
@@ -65,6 +66,14 @@ class OutboxRelay:
         if sent:
             log.info("outbox swept", messages=sent)
         return sent
+
+    async def measure_backlog(self) -> None:
+        """Set the outbox gauges from the store: what waits to be published, over all jobs, and
+        the oldest entry's age. Every replica sees the same store, so each reports the same."""
+        waiting, oldest = await self._jobs.outbox_backlog()
+        OUTBOX_PENDING.set(waiting)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        OUTBOX_OLDEST_AGE.set(max(age, 0.0))  # a writer whose clock runs slightly ahead
 
     async def _send(self, job_id: str, envelopes: Sequence[dict[str, Any]]) -> None:
         ordered = sorted(envelopes, key=lambda e: e["sequence"])

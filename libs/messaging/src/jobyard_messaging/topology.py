@@ -49,6 +49,10 @@ class Topology:
             },
         )
 
+    def dead_letter_queue(self, queue: str) -> RabbitQueue:
+        """Where `queue`'s messages go once their deliveries are used up."""
+        return RabbitQueue(self.names.dead_letter_queue(queue), queue_type=QueueType.QUORUM)
+
     def history_queue(self) -> RabbitQueue:
         return RabbitQueue(
             self.names.history_stream,
@@ -62,9 +66,7 @@ class Topology:
         exchange = await broker.declare_exchange(self.exchange)
         dlx = await broker.declare_exchange(self.dead_letter_exchange)
         for name in self._consumer_queues:
-            dlq = await broker.declare_queue(
-                RabbitQueue(self.names.dead_letter_queue(name), queue_type=QueueType.QUORUM)
-            )
+            dlq = await broker.declare_queue(self.dead_letter_queue(name))
             await dlq.bind(dlx, routing_key=name)
         history = await broker.declare_queue(self.history_queue())
         await history.bind(exchange, routing_key="#")

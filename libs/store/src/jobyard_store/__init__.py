@@ -16,6 +16,7 @@ from jobyard_store.conversation import (
     ToolCallState,
     Turn,
 )
+from jobyard_store.dead_letters import DeadLetter, DeadLetters
 from jobyard_store.documents import (
     ContainerState,
     JobDocument,
@@ -49,6 +50,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await LogStore(db).ensure_indexes()
     await FileRepository(db).ensure_indexes()
     await EventLog(db).ensure_indexes()
+    await DeadLetters(db).ensure_indexes()
 
 
 __all__ = [
@@ -56,6 +58,8 @@ __all__ = [
     "Change",
     "ChatMessage",
     "ContainerState",
+    "DeadLetter",
+    "DeadLetters",
     "Decide",
     "EventLog",
     "FileRecord",

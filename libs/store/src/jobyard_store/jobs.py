@@ -62,6 +62,7 @@ class JobRepository:
         await self.collection.create_index([("sandbox.host", ASCENDING), ("sandbox.state", 1)])
         await self.collection.create_index([("container.host", ASCENDING), ("container.state", 1)])
         await self.collection.create_index([("outbox.added_at", ASCENDING)])
+        await self.collection.create_index([("status", ASCENDING)])  # the jobs-by-status gauge
 
     async def create(
         self, job: JobDocument, events: Sequence[Payload], *, causation_id: UUID | None = None
@@ -137,6 +138,15 @@ class JobRepository:
             limit=limit,
         )
         return [(doc["_id"], [e["envelope"] for e in doc["outbox"]]) async for doc in cursor]
+
+    async def outbox_backlog(self) -> tuple[int, datetime | None]:
+        """How many outbox entries wait to be published, over all jobs, and when the oldest was
+        written (None when none waits). Reads only the entries' times, through their index."""
+        cursor = self.collection.find(
+            {"outbox.added_at": {"$type": "date"}}, projection={"outbox.added_at": True}
+        )
+        written = [entry["added_at"] async for doc in cursor for entry in doc["outbox"]]
+        return len(written), min(written, default=None)
 
     async def purgeable(self, job_id: str) -> bool:
         return await self.collection.count_documents(_purgeable(job_id)) == 1

@@ -63,6 +63,21 @@ async def test_outbox_entries_left_behind_are_found_and_cleared(mongo_db):
     assert [e["sequence"] for e in left] == [2]
 
 
+async def test_the_outbox_backlog_counts_every_waiting_entry_and_finds_the_oldest(mongo_db):
+    jobs = JobRepository(mongo_db)
+    await jobs.ensure_indexes()
+    assert await jobs.outbox_backlog() == (0, None)
+    before = datetime.now(UTC)
+    first = await jobs.create(make_job(), [JobAdmitted(), JobAdmitted()])
+    await jobs.create(make_job(), [JobAdmitted()])
+    await jobs.create(make_job(), [])
+    count, oldest = await jobs.outbox_backlog()
+    assert count == 3
+    assert before - timedelta(seconds=1) <= oldest <= datetime.now(UTC)
+    await jobs.mark_published(first.job.id, [str(e.id) for e in first.envelopes])
+    assert (await jobs.outbox_backlog())[0] == 1
+
+
 async def test_log_tail_returns_exactly_the_last_lines_in_order(mongo_db):
     logs = LogStore(mongo_db)
     await logs.ensure_indexes()

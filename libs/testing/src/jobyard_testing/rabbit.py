@@ -18,17 +18,6 @@ async def queue_depth(url: str, queue: str) -> int:
         return int(declared.declaration_result.message_count or 0)
 
 
-async def wait_for_depth(url: str, queue: str, depth: int, timeout: float = 20) -> int:
-    deadline = time.monotonic() + timeout
-    current = -1
-    while time.monotonic() < deadline:
-        current = await queue_depth(url, queue)
-        if current >= depth:
-            return current
-        await asyncio.sleep(0.2)
-    return current
-
-
 async def read_history(
     url: str, stream: str, job_id: str, expected: int, timeout: float = 20
 ) -> list[dict[str, Any]]:

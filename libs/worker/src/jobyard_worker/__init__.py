@@ -18,9 +18,11 @@ from jobyard_contracts import Envelope, Payload
 from jobyard_livestream import LiveStream
 from jobyard_logging import bound, configure_logging, get_logger
 from jobyard_messaging import EnvelopePublisher, OutboxRelay, Topology
+from jobyard_metrics import exposition
 from jobyard_settings import InfraSettings
 from jobyard_store import (
     Applied,
+    DeadLetters,
     Decide,
     EventLog,
     JobNotFoundError,
@@ -29,6 +31,8 @@ from jobyard_store import (
     connect,
     ensure_indexes,
 )
+from jobyard_worker.dead_letters import DeadLetterKeeper
+from jobyard_worker.handling import HandlingObserver
 
 BackgroundTask = Callable[[], Awaitable[None]]
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[None]])
@@ -48,11 +52,17 @@ class Worker:
         self.infra = infra
         self.names = infra.names
         self.log = get_logger(service)
+        self.mongo, self.db = connect(infra)
+        dead_letters = DeadLetters(self.db)
+        self._handling = HandlingObserver(service, dead_letters)
+        self._keeper = DeadLetterKeeper(service, dead_letters)
         self.broker = RabbitBroker(
-            infra.rabbitmq_url, default_channel=Channel(prefetch_count=prefetch), log_level=10
+            infra.rabbitmq_url,
+            default_channel=Channel(prefetch_count=prefetch),
+            log_level=10,
+            middlewares=[self._handling.middleware()],
         )
         self.topology = Topology(self.names)
-        self.mongo, self.db = connect(infra)
         self.jobs = JobRepository(self.db)
         self.logs = LogStore(self.db)
         self.events = EventLog(self.db)
@@ -79,21 +89,31 @@ class Worker:
         The message is acknowledged after the handler returns, i.e. after its state change is
         stored; an exception requeues it, and past the delivery limit it is dead-lettered.
         """
-        return self._subscribe(self.topology.consumer_queue(self.service, handler, message))
+        return self._subscribe(
+            self.topology.consumer_queue(self.service, handler, message), handler
+        )
 
     def host_subscriber(
         self, handler: str, message: type[Payload], host: str
     ) -> Callable[[Handler], Handler]:
         """Subscribe a handler to the commands of `message` routed to this host only."""
-        return self._subscribe(self.topology.host_queue(self.service, handler, message, host))
+        return self._subscribe(
+            self.topology.host_queue(self.service, handler, message, host), handler
+        )
 
-    def _subscribe(self, queue: RabbitQueue) -> Callable[[Handler], Handler]:
+    def _subscribe(self, queue: RabbitQueue, handler: str) -> Callable[[Handler], Handler]:
+        self._handling.name(queue.name, handler)
         subscribe = self.broker.subscriber(
             queue,
             self.topology.exchange,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             title=queue.name,
         )
+        dead_letters = self.topology.dead_letter_queue(queue.name)
+        self._handling.name(dead_letters.name, "dead-letters")
+        self.broker.subscriber(
+            dead_letters, ack_policy=AckPolicy.NACK_ON_ERROR, title=dead_letters.name
+        )(self._keeper.keeper_of(queue.name))
 
         def decorate(handler: Handler) -> Handler:
             subscribe(handler)
@@ -201,9 +221,19 @@ class Worker:
                 )
             return AsgiResponse(b'{"status":"unavailable"}', 503)
 
+        @get
+        async def metrics(scope: Any) -> AsgiResponse:
+            # The outbox is measured when scraped: one store read per scrape, not per sweep.
+            try:
+                await asyncio.wait_for(self.relay.measure_backlog(), timeout=2.0)
+            except Exception:
+                self.log.warning("outbox backlog not measured", exc_info=True)
+            body, content_type = exposition()
+            return AsgiResponse(body, 200, headers={"content-type": content_type})
+
         return AsgiFastStream(
             self.broker,
-            asgi_routes=[("/healthz", healthz)],
+            asgi_routes=[("/healthz", healthz), ("/metrics", metrics)],
             on_startup=[self._on_startup],
             after_startup=[self._after_startup],
             on_shutdown=[self._on_shutdown],

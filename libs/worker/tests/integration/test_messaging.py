@@ -7,10 +7,11 @@ import pytest
 
 from jobyard_contracts import Envelope, JobAdmitted
 from jobyard_settings import InfraSettings
+from jobyard_store import DeadLetters
 from jobyard_testing.cleanup import delete_namespace
 from jobyard_testing.factories import make_job
 from jobyard_testing.fixtures import unique_namespace
-from jobyard_testing.rabbit import queue_depth, read_history, wait_for_depth
+from jobyard_testing.rabbit import queue_depth, read_history
 from jobyard_worker import Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -46,9 +47,18 @@ async def test_poison_messages_are_dead_lettered_not_looped(worker):
         await worker.broker.publish(
             body, exchange=worker.topology.exchange, routing_key="job.admitted"
         )
+    letters = DeadLetters(worker.db)
+    for _ in range(200):
+        if len(await letters.find(queue=queue)) == 2:
+            break
+        await asyncio.sleep(0.1)
+    kept = await letters.find(queue=queue)
+    assert sorted(letter.body for letter in kept) == sorted(
+        ['{"type": "job.admitted", "payload": {}}', "not json at all"]
+    )
     url = worker.infra.rabbitmq_url
-    assert await wait_for_depth(url, worker.names.dead_letter_queue(queue), 2) == 2
     assert await queue_depth(url, queue) == 0
+    assert await queue_depth(url, worker.names.dead_letter_queue(queue)) == 0
     assert worker.received == []
 
 

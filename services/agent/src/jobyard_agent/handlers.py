@@ -5,6 +5,7 @@ from __future__ import annotations
 from jobyard_agent.adapters.model import ChatModel, ModelUnavailableError
 from jobyard_agent.domain import context, execution, planning, plans, tools
 from jobyard_agent.settings import PlannerSettings
+from jobyard_agent.step_metrics import observe_finished_steps
 from jobyard_contracts import (
     DecisionRequested,
     Envelope,
@@ -48,7 +49,10 @@ def register(worker: Worker, settings: PlannerSettings) -> None:
             lines = await worker.logs.tail(msg.job_id, OBSERVED_LINES, step=fact.step_index)
             output = "\n".join(line.text for line in lines)[-OBSERVED_CHARS:]
             observation = tools.observation(fact.exit_code, output, fact.message)
-        await worker.apply(msg, lambda j: plans.step_exited(j, fact, observation, budgets))
+        applied = await worker.apply(
+            msg, lambda j: plans.step_exited(j, fact, observation, budgets)
+        )
+        observe_finished_steps(applied)
 
     @worker.subscriber("continue-plan", JobResumed)
     async def on_job_resumed(msg: Envelope[JobResumed]) -> None:
@@ -56,7 +60,10 @@ def register(worker: Worker, settings: PlannerSettings) -> None:
 
     @worker.subscriber("take-message", MessagePosted)
     async def on_message_posted(msg: Envelope[MessagePosted]) -> None:
-        await worker.apply(msg, lambda job: plans.message_posted(job, msg.payload, budgets))
+        applied = await worker.apply(
+            msg, lambda job: plans.message_posted(job, msg.payload, budgets)
+        )
+        observe_finished_steps(applied)  # an answer ends its `ask` step
 
     @worker.subscriber("decide", DecisionRequested)
     async def on_decision_requested(msg: Envelope[DecisionRequested]) -> None:

@@ -21,6 +21,7 @@ from jobyard_file_sync.adapters import workspace
 from jobyard_file_sync.domain import outputs
 from jobyard_file_sync.domain.outputs import FileStat
 from jobyard_logging import get_logger
+from jobyard_metrics import FILE_SYNC_UPLOADED_BYTES
 from jobyard_objects import FileLimits, ObjectStore
 from jobyard_store import JobDocument, JobNotFoundError
 from jobyard_store.files import (
@@ -117,6 +118,7 @@ class FileSaver:
         stored = await asyncio.to_thread(
             self._store.upload_stream, key, source, stat.size, record.content_type
         )
+        FILE_SYNC_UPLOADED_BYTES.labels(kind=record.kind.value).inc(stored.size)
         log.info(
             "file stored",
             job_id=job.id,

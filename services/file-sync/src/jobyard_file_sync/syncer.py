@@ -28,6 +28,7 @@ from jobyard_file_sync.domain.outputs import FileStat
 from jobyard_file_sync.saver import FileSaver
 from jobyard_file_sync.settings import FileSyncSettings
 from jobyard_logging import bound
+from jobyard_metrics import FILE_SYNC_BACKLOG
 from jobyard_store import JobDocument, JobNotFoundError, SandboxState, workspaces
 from jobyard_store.files import FileRepository
 from jobyard_worker import Worker
@@ -49,7 +50,9 @@ class OutputSyncer:
         self._syncing: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._handled: dict[str, dict[str, FileStat]] = {}
+        self._waiting: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        FILE_SYNC_BACKLOG.set_function(self._files_waiting)
 
     async def reconcile_forever(self) -> None:
         """Follow every job of this host until its final sync; catch up on syncs asked for
@@ -165,6 +168,7 @@ class OutputSyncer:
         if final:  # nothing of the job is saved any more
             self._locks.pop(job_id, None)
             self._handled.pop(job_id, None)
+            self._waiting.pop(job_id, None)
 
     async def _save_pass(
         self, job: JobDocument, root: Path, *, settled_only: bool, sync_step: int | None = None
@@ -177,17 +181,23 @@ class OutputSyncer:
         # What this process already saw saved: a pass asks the store only about files that
         # changed since (a workspace of thousands of files costs no store reads per pass).
         handled = self._handled.setdefault(job.id, {})
-        for stat in stats:
-            if handled.get(stat.path) == stat or not outputs.is_output(job, stat):
-                continue
+        waiting = outputs.unsaved(job, stats, handled)
+        self._waiting[job.id] = len(waiting)
+        for stat in waiting:
             if settled_only and not outputs.settled(stat, now, self._settle):
                 pending = True
                 continue
             if await self._saver.save_workspace_file(job, root, stat, step):
                 handled[stat.path] = stat
+                self._waiting[job.id] -= 1
             else:
                 pending = True
         return pending
+
+    def _files_waiting(self) -> int:
+        """Output files of the followed jobs waiting to be saved (settling or uploading), read
+        when scraped; a job no longer followed counts for nothing whatever a late pass left."""
+        return sum(files for job_id, files in self._waiting.items() if job_id in self._followed)
 
     async def _save_scripts(self, job: JobDocument, *, everything: bool, step: int) -> None:
         """The ended step's script; at the job's end, every step's that ran (one missed while

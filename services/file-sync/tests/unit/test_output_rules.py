@@ -83,6 +83,16 @@ def test_a_file_is_saved_once_settled_and_again_when_it_changes() -> None:
     assert dropped == []
 
 
+def test_the_files_waiting_are_the_outputs_changed_since_last_seen_saved() -> None:
+    job = make_job()
+    saved, changed, new = stat("a.csv", size=1), stat("b.csv", size=2), stat("c.csv")
+    cache = stat("__pycache__/m.pyc")
+    seen_saved = {"a.csv": saved, "b.csv": stat("b.csv", size=1)}
+    assert outputs.unsaved(job, [saved, changed, new, cache], seen_saved) == [changed, new]
+    # After a restart nothing was seen saved: every output waits until the store is asked.
+    assert outputs.unsaved(job, [saved, changed, cache], {}) == [saved, changed]
+
+
 def version(number: int) -> FileVersion:
     return FileVersion(
         number=number,

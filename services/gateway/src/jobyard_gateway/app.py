@@ -26,7 +26,7 @@ from jobyard_gateway.adapters.live_tokens import LiveTokens
 from jobyard_gateway.adapters.users import UserStore
 from jobyard_gateway.auth import authentication
 from jobyard_gateway.controllers.files import FileController, list_job_files
-from jobyard_gateway.controllers.health import healthz, readyz
+from jobyard_gateway.controllers.health import healthz, metrics, readyz
 from jobyard_gateway.controllers.images import get_image, list_images
 from jobyard_gateway.controllers.jobs import JobController
 from jobyard_gateway.controllers.live import (
@@ -178,6 +178,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             create_user,
             healthz,
             readyz,
+            metrics,
         ],
         dependencies={
             **{name: adapter(name) for name in ADAPTER_NAMES},

@@ -1,4 +1,5 @@
-"""API key authentication: `Authorization: Bearer <key>` on every route but health and schema;
+"""API key authentication: `Authorization: Bearer <key>` on every route but health, metrics and
+schema;
 WebSockets also take `?token=` from `POST /v1/live-tokens`."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from litestar.middleware.base import DefineMiddleware
 from jobyard_gateway.adapters.users import UserStore
 from jobyard_gateway.domain.live import UNAUTHORIZED
 
-PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema"]
+PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/metrics$", "^/schema"]
 
 
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):

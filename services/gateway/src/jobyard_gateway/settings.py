@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jobyard_objects import FileLimits, ObjectSettings
 from jobyard_settings import InfraSettings
 from jobyard_webhooks import DestinationPolicy
+
+ADMIN_TOKEN_MIN_CHARS = 16
 
 
 class JobLimits(BaseSettings):
@@ -88,7 +90,19 @@ class GatewaySettings(BaseSettings):
     )
     admin_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token of `POST /v1/users` (creating users); unset disables it.",
+        description="Bearer token of `POST /v1/users` (creating users), at least "
+        f"{ADMIN_TOKEN_MIN_CHARS} characters; unset or empty disables it.",
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
     port: int = Field(default=8080, description="Port the HTTP API listens on.")
+
+    @field_validator("admin_token")
+    @classmethod
+    def _a_real_admin_token(cls, token: SecretStr | None) -> SecretStr | None:
+        """Empty is unset (an empty token would let `Bearer ` with nothing create users);
+        a short one is refused at start rather than guessed later."""
+        if token is None or not token.get_secret_value().strip():
+            return None
+        if len(token.get_secret_value().strip()) < ADMIN_TOKEN_MIN_CHARS:
+            raise ValueError(f"must be at least {ADMIN_TOKEN_MIN_CHARS} characters")
+        return token

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from jobyard_contracts import Envelope, Payload
 from jobyard_logging import get_logger
+from jobyard_metrics import WEBHOOK_ATTEMPTS
 from jobyard_notifications.adapters.sender import WebhookSender
 from jobyard_notifications.domain import schedule
 from jobyard_notifications.domain.notices import webhook_disabled_notice
@@ -52,6 +53,8 @@ class Dispatcher:
         self._lease = timedelta(seconds=settings.timeout_seconds + LEASE_MARGIN_SECONDS)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(settings.max_in_flight)
+        for status in DeliveryStatus:  # each outcome's series exists (at 0) before it happens
+            WEBHOOK_ATTEMPTS.labels(outcome=status.value)
 
     async def store_and_send(
         self, msg: Envelope[Payload], job: JobDocument | None, wanting: list[WebhookEndpoint]
@@ -108,6 +111,7 @@ class Dispatcher:
             attempt = await self._sender.attempt(claimed, endpoint)
             tries = claimed.tries + 1
             status, next_at = schedule.after_attempt(attempt, tries, self._settings.retry_schedule)
+            WEBHOOK_ATTEMPTS.labels(outcome=status.value).inc()
             if not await self._deliveries.record_attempt(claimed, attempt, status, next_at):
                 log.warning("delivery lease lost during its attempt", delivery_id=claimed.id)
             log.info(

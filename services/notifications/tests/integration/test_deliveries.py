@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from nats.aio.client import Client as NatsClient
+from prometheus_client import REGISTRY
 
 from jobyard_contracts import JobCompleted, JobStarted, Payload
 from jobyard_notifications.app import create_worker
@@ -125,9 +126,14 @@ async def test_failures_are_retried_with_the_same_id_until_accepted(service, web
     key = unique_hook()
     endpoint = await add_endpoint(service, webhook_receiver.url(key))
     webhook_receiver.script(key, endpoint.secret, [{"status": 500}] * 3)
+    retried, delivered = attempts_counted("pending"), attempts_counted("delivered")
     await publish(service, JobStarted())
     [delivery] = await eventually(
         lambda: _status(service, endpoint, DeliveryStatus.DELIVERED), timeout=30
+    )
+    assert (attempts_counted("pending"), attempts_counted("delivered")) == (
+        retried + 3,
+        delivered + 1,
     )
     received = webhook_receiver.received(key)
     assert [r["answer"]["status"] for r in received] == [500, 500, 500, 200]
@@ -138,6 +144,12 @@ async def test_failures_are_retried_with_the_same_id_until_accepted(service, web
     assert all(a.latency_ms >= 0 for a in delivery.attempts)
     gaps = [b.at - a.at for a, b in zip(delivery.attempts, delivery.attempts[1:], strict=False)]
     assert all(gap.total_seconds() >= 0.3 for gap in gaps)
+
+
+def attempts_counted(outcome: str) -> float:
+    """`jobyard_webhook_attempts_total` of this process (each test runs one service)."""
+    found = REGISTRY.get_sample_value("jobyard_webhook_attempts_total", {"outcome": outcome})
+    return found or 0.0
 
 
 async def test_a_redelivered_event_makes_no_second_delivery_or_notification(

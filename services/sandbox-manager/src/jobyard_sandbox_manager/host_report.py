@@ -1,10 +1,12 @@
-"""This host's report to the scheduler: what it has and how much of it is in use."""
+"""This host's report to the scheduler (what it has and how much of it is in use), and the
+sandboxes by state for Prometheus."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from jobyard_contracts import Runtime
+from jobyard_metrics import SANDBOXES
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
 from jobyard_sandbox_manager.supervisor import SandboxSupervisor
 from jobyard_store import HostRegistry, HostReport
@@ -17,6 +19,9 @@ async def report(
     images: list[str],
     runtime: Runtime,
 ) -> None:
+    running, paused = supervisor.containers_by_state()
+    SANDBOXES.labels(host=settings.host_id, state="running").set(running)
+    SANDBOXES.labels(host=settings.host_id, state="paused").set(paused)
     await hosts.report(
         HostReport(
             _id=settings.host_id,

@@ -81,6 +81,12 @@ class SandboxSupervisor:
     def sandboxes_running(self) -> int:
         return len(self._active)
 
+    def containers_by_state(self) -> tuple[int, int]:
+        """Containers kept running and kept frozen, as converge last made them (one being
+        created, or killed at its job's end, is neither)."""
+        made = list(self._applied.values())
+        return made.count("thawed"), made.count("frozen")
+
     def kick(self, job_id: str) -> None:
         """Look at the job now (a command arrived) rather than at the next tick."""
         if job_id in self._active:

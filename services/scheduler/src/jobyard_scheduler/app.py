@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobyard_scheduler import handlers
+from jobyard_scheduler import handlers, job_counts
 from jobyard_scheduler.adapters.slots import SlotLedger
 from jobyard_scheduler.settings import SchedulerSettings
 from jobyard_worker import Worker
@@ -13,6 +13,7 @@ def create_worker(settings: SchedulerSettings | None = None) -> Worker:
     worker = Worker("scheduler", settings.infra)
     slots = SlotLedger(worker.db, settings.max_concurrent_jobs_per_user)
     handlers.register(worker, slots, settings.requeue_interval_seconds)
+    worker.every(job_counts.COUNT_SECONDS, lambda: job_counts.count_jobs(worker.jobs))
     return worker
 
 

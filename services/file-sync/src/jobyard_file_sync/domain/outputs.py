@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import mimetypes
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -73,6 +74,14 @@ def _is_copied_input(job: JobDocument, stat: FileStat) -> bool:
         i.name == name and i.size == stat.size and stat.mtime_ns == input_mtime_ns(job)
         for i in job.inputs
     )
+
+
+def unsaved(
+    job: JobDocument, stats: Iterable[FileStat], seen_saved: Mapping[str, FileStat]
+) -> list[FileStat]:
+    """The job's outputs that changed since they were last seen saved: the files waiting to be
+    saved (after a restart nothing was seen, so every output waits until the store is asked)."""
+    return [stat for stat in stats if seen_saved.get(stat.path) != stat and is_output(job, stat)]
 
 
 def settled(stat: FileStat, now: datetime, settle: timedelta) -> bool:

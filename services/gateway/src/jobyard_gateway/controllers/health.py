@@ -7,11 +7,20 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 from pymongo.asynchronous.database import AsyncDatabase
 
+from jobyard_metrics import exposition
+
 
 @get("/healthz", tags=["health"])
 async def healthz() -> dict[str, str]:
     """Liveness: the process serves requests."""
     return {"status": "ok"}
+
+
+@get("/metrics", include_in_schema=False, sync_to_thread=False)
+def metrics() -> Response[bytes]:
+    """This process's Prometheus metrics (text exposition format)."""
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)
 
 
 @get("/readyz", tags=["health"])

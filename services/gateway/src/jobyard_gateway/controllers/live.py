@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Request, WebSocket, get, post, websocket
 from litestar.di import NamedDependency
@@ -22,6 +22,7 @@ from jobyard_gateway.adapters.users import User
 from jobyard_gateway.controllers.jobs import job_view, owned_job
 from jobyard_gateway.domain import live
 from jobyard_gateway.settings import LiveSettings
+from jobyard_metrics import WEBSOCKET_CLIENTS
 from jobyard_store import EventLog, JobRepository
 from jobyard_store.files import FileRepository
 
@@ -107,7 +108,8 @@ async def follow_job(
     if await jobs.get(job_id, user_id=socket.user.id) is None:
         await sender.close(live.NOT_FOUND, "job not found")
         return
-    await until_client_leaves(socket, sender, job_feed.run(sender, job_id, socket.user.id, cursor))
+    feed = job_feed.run(sender, job_id, socket.user.id, cursor)
+    await until_client_leaves(socket, sender, feed, "job")
 
 
 @websocket("/v1/live")
@@ -128,21 +130,26 @@ async def follow_my_jobs(
         return None if job is None else (await job_view(files, user, job)).model_dump(mode="json")
 
     sender = Sender(socket, live_settings.send_timeout_seconds)
-    await until_client_leaves(socket, sender, user_feed.run(sender, user.id, view))
+    await until_client_leaves(socket, sender, user_feed.run(sender, user.id, view), "user")
 
 
 async def until_client_leaves(
-    socket: WebSocket[Any, Any, Any], sender: Sender, feed: Coroutine[Any, Any, None]
+    socket: WebSocket[Any, Any, Any],
+    sender: Sender,
+    feed: Coroutine[Any, Any, None],
+    kind: Literal["job", "user"],
 ) -> None:
     """Run the feed while reading what the client sends (nothing is expected): a client that
-    closes or drops is noticed at once, and its feed told to stop at its next step."""
+    closes or drops is noticed at once, and its feed told to stop at its next step. The client
+    counts as connected to a feed of `kind` meanwhile."""
     sending = asyncio.create_task(feed)
     listening = asyncio.create_task(_gone(socket))
     try:
-        await asyncio.wait({sending, listening}, return_when=asyncio.FIRST_COMPLETED)
-        if listening.done():
-            sender.leave()
-        await asyncio.wait({sending})
+        with WEBSOCKET_CLIENTS.labels(feed=kind).track_inprogress():
+            await asyncio.wait({sending, listening}, return_when=asyncio.FIRST_COMPLETED)
+            if listening.done():
+                sender.leave()
+            await asyncio.wait({sending})
     finally:
         listening.cancel()  # only a socket read: safe to cut short
         await asyncio.gather(listening, return_exceptions=True)

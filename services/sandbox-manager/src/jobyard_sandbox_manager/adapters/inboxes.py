@@ -15,7 +15,11 @@ RUNNER = Path(__file__).resolve().parent.parent / "runner" / "jobyard_runner.py"
 class Inboxes:
     def __init__(self, root: Path) -> None:
         self._root = root
-        self.runner = RUNNER
+        # Sandboxes mount the runner from the host: a copy under the inboxes' root is at the
+        # same path on the host and in a containerised manager (its package folder is not).
+        self.runner = root / ".runner" / RUNNER.name
+        self.runner.parent.mkdir(parents=True, exist_ok=True)
+        _write_whole(self.runner, RUNNER.read_text())
 
     def create(self, sandbox: str) -> Path:
         path = self._root / sandbox

@@ -1,0 +1,1 @@
+"""Operator tooling for a Jobyard deployment: `jobyard-ops`."""

@@ -1,0 +1,81 @@
+"""A job's history and its redelivery against real RabbitMQ and the MongoDB stand-in, through
+`jobyard-ops` run as a process: read from the job's event log, from the `history` stream once
+the job's log is gone, and redelivered (all of it, or a span) to one named consumer."""
+
+import asyncio
+import json
+
+import pytest
+
+from jobyard_contracts import Envelope, JobAdmitted, JobStarted, StepStarted
+from jobyard_settings import InfraSettings
+from jobyard_testing.cleanup import delete_namespace
+from jobyard_testing.factories import make_job
+from jobyard_testing.fixtures import unique_namespace
+from jobyard_worker import Worker
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+async def worker(infra: InfraSettings):
+    settings = infra.model_copy(update={"namespace": unique_namespace("hist")})
+    worker = Worker("probe", settings, outbox_sweep_seconds=3600)
+    worker.received = []
+
+    @worker.subscriber("on-admitted", JobAdmitted)
+    async def on_admitted(msg: Envelope[JobAdmitted]) -> None:
+        worker.received.append(msg.id)
+
+    async with worker.running():
+        yield worker
+    await delete_namespace(settings.namespace)
+
+
+async def received(worker: Worker, count: int) -> list:
+    for _ in range(100):
+        if len(worker.received) >= count:
+            break
+        await asyncio.sleep(0.1)
+    return worker.received
+
+
+async def test_history_from_the_event_log_then_from_the_stream_once_purged(worker, run_ops):
+    events = [JobAdmitted(), JobStarted(), StepStarted(step_index=0)]
+    applied = await worker.jobs.create(make_job(), events)
+    await worker.relay.deliver(applied)
+    ids = [str(e.id) for e in applied.envelopes]
+    done = run_ops(worker, "history", applied.job.id, "--json")
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ids
+    span = run_ops(worker, "history", applied.job.id, "--json", "--from-seq", "2", "--to-seq", "2")
+    assert [json.loads(line)["id"] for line in span.stdout.splitlines()] == ids[1:2]
+
+    await worker.events.delete_job(applied.job.id)  # purged: only the stream has it now
+    table = run_ops(worker, "history", applied.job.id)
+    assert "3 message(s), read from the stream" in table.stdout, table.stdout + table.stderr
+    streamed = run_ops(worker, "history", applied.job.id, "--json")
+    assert [json.loads(line)["id"] for line in streamed.stdout.splitlines()] == ids
+
+
+async def test_redelivery_sends_the_same_messages_to_the_named_consumer_only(worker, run_ops):
+    applied = await worker.jobs.create(make_job(), [JobAdmitted(), JobStarted()])
+    await worker.relay.deliver(applied)
+    admitted = applied.envelopes[0].id
+    assert await received(worker, 1) == [admitted]
+
+    done = run_ops(worker, "redeliver", applied.job.id, "--to", "probe.on-admitted")
+    # Both messages go to that queue, as they were: its consumer takes the one it handles.
+    assert json.loads(done.stdout) == {"redelivered": 2}, done.stderr
+    assert await received(worker, 2) == [admitted, admitted]
+
+    later = run_ops(
+        worker, "redeliver", applied.job.id, "--to", "probe.on-admitted", "--from-seq", "2"
+    )
+    assert json.loads(later.stdout) == {"redelivered": 1}
+    await asyncio.sleep(1)
+    assert worker.received == [admitted, admitted]  # seq 2 is not a message it handles
+
+    unknown = run_ops(worker, "redeliver", applied.job.id, "--to", "nobody.here")
+    assert unknown.returncode == 2
+    assert "no queue" in unknown.stderr
