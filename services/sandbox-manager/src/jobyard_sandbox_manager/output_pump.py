@@ -83,41 +83,32 @@ class OutputPump:
         ordered: asyncio.Queue[LogLine | Item],
     ) -> None:
         """Publish each new output line (those read together in one message), and pass every
-        record on, in order, to be applied."""
+        record on, in order, to be applied. A failure is handed on too, so that the run fails
+        as it would have here."""
         try:
-            await self._show_lines(job_id, base, stored, records, ordered)
-        except Exception as exc:  # handed on, so that the run fails as it would have here
+            subject = self._worker.names.live_logs_subject(job_id)
+            while True:
+                items = [await records.get()]
+                while not records.empty():
+                    items.append(records.get_nowait())
+                fresh: list[LogLine] = []
+                for item in items:
+                    if isinstance(item, Record) and item.kind == "out":
+                        line = log_line(item, base)
+                        if line.seq <= stored:
+                            continue  # stored before a restart: read again only to find our place
+                        stored = line.seq
+                        fresh.append(line)
+                        ordered.put_nowait(line)
+                    else:
+                        ordered.put_nowait(item)
+                if fresh:
+                    lines = [line.model_dump(mode="json") for line in fresh]
+                    await self._worker.live.publish(subject, {"job_id": job_id, "lines": lines})
+                if not isinstance(items[-1], Record):
+                    return  # the stream ended or broke: nothing more comes
+        except Exception as exc:
             ordered.put_nowait(exc)
-
-    async def _show_lines(
-        self,
-        job_id: str,
-        base: int,
-        stored: int,
-        records: asyncio.Queue[Item],
-        ordered: asyncio.Queue[LogLine | Item],
-    ) -> None:
-        subject = self._worker.names.live_logs_subject(job_id)
-        while True:
-            items = [await records.get()]
-            while not records.empty():
-                items.append(records.get_nowait())
-            fresh: list[LogLine] = []
-            for item in items:
-                if isinstance(item, Record) and item.kind == "out":
-                    line = log_line(item, base)
-                    if line.seq <= stored:
-                        continue  # stored before a restart: read again only to find our place
-                    stored = line.seq
-                    fresh.append(line)
-                    ordered.put_nowait(line)
-                else:
-                    ordered.put_nowait(item)
-            if fresh:
-                lines = [line.model_dump(mode="json") for line in fresh]
-                await self._worker.live.publish(subject, {"job_id": job_id, "lines": lines})
-            if not isinstance(items[-1], Record):
-                return  # the stream ended or broke: nothing more comes
 
     async def _apply(
         self,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jobyard_ops.dead_letters import DeadLetterDesk, dead_letter_desk
-from jobyard_ops.history import HistoryDesk, Span, UnknownQueueError, history_desk
+from jobyard_ops.history import Span, UnknownQueueError, history_desk
 from jobyard_settings import InfraSettings
 from jobyard_store import DeadLetter
 
@@ -48,10 +49,15 @@ def _span(
     return Span(from_seq=from_seq, to_seq=to_seq, since=utc(since), until=utc(until))
 
 
-def _with_history[T](act: Callable[[HistoryDesk], Awaitable[T]]) -> T:
+def _with[D, T](
+    desk: Callable[[InfraSettings], AbstractAsyncContextManager[D]],
+    act: Callable[[D], Awaitable[T]],
+) -> T:
+    """Run `act` with a desk of the deployment the `JOBYARD_*` settings name."""
+
     async def run() -> T:
-        async with history_desk(InfraSettings()) as desk:
-            return await act(desk)
+        async with desk(InfraSettings()) as opened:
+            return await act(opened)
 
     return asyncio.run(run())
 
@@ -68,7 +74,7 @@ def history(
     """A job's messages in sequence order: from its event log, or from the `history` stream
     once the job was purged."""
     span = _span(from_seq, to_seq, since, until)
-    source, envelopes = _with_history(lambda desk: desk.history(job, span))
+    source, envelopes = _with(history_desk, lambda desk: desk.history(job, span))
     if as_json:
         for envelope in envelopes:
             typer.echo(json.dumps(envelope))
@@ -96,18 +102,10 @@ def redeliver(
     """Deliver a job's messages again to one consumer (e.g. to rebuild what a bug dropped)."""
     span = _span(from_seq, to_seq, since, until)
     try:
-        sent = _with_history(lambda desk: desk.redeliver(job, to, span))
+        sent = _with(history_desk, lambda desk: desk.redeliver(job, to, span))
     except UnknownQueueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--to") from exc
     typer.echo(json.dumps({"redelivered": sent}))
-
-
-def _with_desk[T](act: Callable[[DeadLetterDesk], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with dead_letter_desk(InfraSettings()) as desk:
-            return await act(desk)
-
-    return asyncio.run(run())
 
 
 @dlq.command("list")
@@ -117,7 +115,7 @@ def list_letters(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Every dead-lettered message, oldest first: queue, job, type, first error and count."""
-    letters = _with_desk(lambda desk: desk.find(letter=None, queue=queue, job_id=job))
+    letters = _with(dead_letter_desk, lambda desk: desk.find(letter=None, queue=queue, job_id=job))
     if as_json:
         for letter in letters:
             typer.echo(letter.model_dump_json(by_alias=False))
@@ -156,7 +154,7 @@ def requeue(
         await desk.requeue(chosen)
         return len(chosen)
 
-    typer.echo(json.dumps({"requeued": _with_desk(act)}))
+    typer.echo(json.dumps({"requeued": _with(dead_letter_desk, act)}))
 
 
 @dlq.command("drop")
@@ -170,4 +168,4 @@ def drop(
         await desk.drop(chosen)
         return len(chosen)
 
-    typer.echo(json.dumps({"dropped": _with_desk(act)}))
+    typer.echo(json.dumps({"dropped": _with(dead_letter_desk, act)}))
