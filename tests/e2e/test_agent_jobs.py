@@ -4,10 +4,10 @@ chat, three running jobs per user, and bad input that creates nothing."""
 
 import asyncio
 import json
-import subprocess
 
 import pytest
 
+from jobyard_testing.containers import job_containers
 from jobyard_testing.jobs import start_agent, user_client, wait_for_status, wait_until_job
 from jobyard_testing.stack import Stack
 
@@ -53,19 +53,7 @@ PY
 
 
 def container_paused(stack: Stack, job_id: str) -> bool:
-    out = subprocess.run(
-        [
-            "docker",
-            "ps",
-            "--filter",
-            f"label=jobyard.job_id={job_id}",
-            "--format",
-            "{{.State}}",
-        ],
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    return out == ["paused"]
+    return list(job_containers(stack.namespace, job_id).values()) == ["paused"]
 
 
 async def test_a_multi_step_agent_job_plans_runs_in_order_asks_and_completes(stack: Stack) -> None:

@@ -24,6 +24,7 @@ from jobyard_contracts.commands import (
 from jobyard_contracts.envelope import Envelope, Payload, envelope_for
 from jobyard_contracts.events import (
     TERMINAL_EVENTS,
+    ForkOrigin,
     JobAdmitted,
     JobCancelled,
     JobCompleted,
@@ -59,6 +60,7 @@ from jobyard_contracts.jobs import (
     Planner,
     Resources,
     Runtime,
+    SandboxStart,
     StepSpec,
     StepStatus,
 )
@@ -78,6 +80,7 @@ __all__ = [
     "FileReady",
     "FileRejected",
     "FileStatus",
+    "ForkOrigin",
     "HostCommand",
     "InputReceived",
     "InputRequested",
@@ -110,6 +113,7 @@ __all__ = [
     "Runtime",
     "SandboxExited",
     "SandboxHibernated",
+    "SandboxStart",
     "SandboxStarted",
     "StepDispatched",
     "StepFinished",

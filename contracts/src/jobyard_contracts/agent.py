@@ -78,6 +78,7 @@ class InputRequested(Payload):
     prompt_id: str
     question: str
     choices: tuple[str, ...] = ()
+    step_index: int | None = Field(default=None, description="The explicit step that asks.")
 
 
 class InputReceived(Payload):

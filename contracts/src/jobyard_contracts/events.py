@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from jobyard_contracts.envelope import Payload
 from jobyard_contracts.jobs import (
@@ -15,8 +15,21 @@ from jobyard_contracts.jobs import (
     Planner,
     Resources,
     Runtime,
+    SandboxStart,
     StepSpec,
 )
+
+
+class ForkOrigin(BaseModel):
+    """Where a forked job comes from: another job of the same owner, as it was at an event."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    job_id: str
+    sequence: int = Field(ge=1, description="The last event of the original the fork keeps.")
+    completed_steps: tuple[int, ...] = Field(
+        default=(), description="Steps done by then: the fork does not run them again."
+    )
 
 
 class JobSubmitted(Payload):
@@ -37,6 +50,7 @@ class JobSubmitted(Payload):
     instruction: str = Field(default="", description="What an agent job is asked to do.")
     chat_id: str | None = Field(default=None, description="The chat an agent job belongs to.")
     planner: Planner | None = Field(default=None, description="Who plans an agent job.")
+    forked_from: ForkOrigin | None = Field(default=None, description="Set for a fork.")
 
 
 class JobAdmitted(Payload):
@@ -64,6 +78,9 @@ class SandboxStarted(Payload):
     host: str = Field(description="Docker host the sandbox runs on.")
     container: str = Field(description="Container name.")
     runtime: Runtime | None = Field(default=None, description="OCI runtime of the sandbox.")
+    start: SandboxStart | None = Field(
+        default=None, description="Whether the sandbox came warm from its host's pool or cold."
+    )
 
 
 class SandboxExited(Payload):

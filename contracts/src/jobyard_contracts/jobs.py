@@ -87,6 +87,14 @@ class Runtime(StrEnum):
     GVISOR = "runsc"
 
 
+class SandboxStart(StrEnum):
+    """How a job's sandbox came to be: `warm`, a sandbox its host had started in advance and
+    handed to this job alone; `cold`, created for the job when its first step came."""
+
+    WARM = "warm"
+    COLD = "cold"
+
+
 class NetworkPolicy(StrEnum):
     """What a sandbox may reach. `none` (the default): nothing, not even other sandboxes."""
 

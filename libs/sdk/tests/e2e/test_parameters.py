@@ -16,6 +16,7 @@ from jobyard import (
     QuotaExceededError,
     ValidationError,
 )
+from jobyard_testing.containers import job_containers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -39,9 +40,7 @@ def wait_running(client, job_id):
 
 
 def containers_of(stack, job_id):
-    labels = [f"label=jobyard.namespace={stack.namespace}", f"label=jobyard.job_id={job_id}"]
-    args = ["docker", "ps", "-aq"] + [x for label in labels for x in ("--filter", label)]
-    return subprocess.run(args, capture_output=True, text=True, check=True).stdout.split()
+    return list(job_containers(stack.namespace, job_id))
 
 
 def volumes(stack):

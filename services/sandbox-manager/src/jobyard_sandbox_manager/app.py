@@ -16,6 +16,7 @@ from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
 from jobyard_sandbox_manager.adapters.inboxes import Inboxes
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
 from jobyard_sandbox_manager.supervisor import SandboxSupervisor
+from jobyard_sandbox_manager.warm_pool import WarmPool
 from jobyard_sandbox_manager.watchdog import Watchdog
 from jobyard_store import HostRegistry, ImageRegistry
 from jobyard_worker import Worker
@@ -44,12 +45,15 @@ def create_worker(settings: SandboxManagerSettings | None = None) -> Worker:
     worker = Worker("sandbox-manager", settings.infra)
     docker_sandboxes = DockerSandboxes(docker.from_env(timeout=300), user=settings.sandbox_user)
     runtime = choose_runtime(settings, docker_sandboxes)
+    disks, inboxes = Disks(settings.host_dir / "disks"), Inboxes(settings.host_dir / "inboxes")
+    warm_pool = WarmPool(worker, docker_sandboxes, disks, inboxes, settings, runtime)
     supervisor = SandboxSupervisor(
         worker,
         docker_sandboxes,
-        Disks(settings.host_dir / "disks"),
-        Inboxes(settings.host_dir / "inboxes"),
+        disks,
+        inboxes,
         ObjectStore(settings.objects, settings.bucket),
+        warm_pool,
         settings,
         runtime,
     )
@@ -78,11 +82,13 @@ def create_worker(settings: SandboxManagerSettings | None = None) -> Worker:
 
     worker.on_start(register_images)
     worker.on_stop(withdraw)
+    worker.on_stop(warm_pool.drain)
     worker.background(supervisor.reconcile_forever)
+    worker.background(lambda: warm_pool.run(lambda: supervisor.sandboxes_running))
     worker.every(WATCHDOG_SECONDS, watchdog.check_once)
     worker.every(
         settings.report_seconds,
-        lambda: host_report.report(hosts, supervisor, settings, offered, runtime),
+        lambda: host_report.report(hosts, supervisor, warm_pool, settings, offered, runtime),
     )
     return worker
 

@@ -9,12 +9,14 @@ from jobyard_contracts import Runtime
 from jobyard_metrics import SANDBOXES
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
 from jobyard_sandbox_manager.supervisor import SandboxSupervisor
+from jobyard_sandbox_manager.warm_pool import WarmPool
 from jobyard_store import HostRegistry, HostReport
 
 
 async def report(
     hosts: HostRegistry,
     supervisor: SandboxSupervisor,
+    warm_pool: WarmPool,
     settings: SandboxManagerSettings,
     images: list[str],
     runtime: Runtime,
@@ -26,7 +28,8 @@ async def report(
         HostReport(
             _id=settings.host_id,
             cpus=settings.host_cpus,
-            memory_mb=settings.host_memory_mb,
+            # Idle warm sandboxes are not jobs (no slot), but their memory is not offered.
+            memory_mb=settings.host_memory_mb - warm_pool.reserved_memory_mb,
             max_sandboxes=settings.max_running,
             sandboxes=supervisor.sandboxes_running,
             images=images,

@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jobyard_contracts import NetworkPolicy, Runtime
 from jobyard_objects import ObjectSettings
+from jobyard_sandbox_manager.domain.pool import PoolPolicy
 from jobyard_sandbox_manager.domain.sandboxes import HostPolicy
 from jobyard_settings import InfraSettings
 from jobyard_store import workspaces
@@ -93,6 +94,32 @@ class SandboxManagerSettings(BaseSettings):
     )
     poll_seconds: float = Field(default=1.0, gt=0, description="Scan for sandboxes to drive.")
     report_seconds: float = Field(default=2.0, gt=0, description="How often the host reports.")
+    pool_sizes: dict[str, int] = Field(
+        default={"base": 2, "minimal": 2},
+        description="Warm pool: image name -> sandboxes kept started and idle for it, per "
+        "network policy in `POOL_NETWORKS` (JSON; {} turns the pool off). runc hosts only.",
+    )
+    pool_networks: list[NetworkPolicy] = Field(
+        default=[NetworkPolicy.NONE],
+        description="Network policies the warm pool keeps sandboxes for (JSON list).",
+    )
+    pool_max_idle: int = Field(
+        default=8, ge=0, description="Idle warm sandboxes on this host at most, all pools."
+    )
+    pool_idle_size: int = Field(
+        default=1,
+        ge=0,
+        description="What a pool shrinks to once nothing was claimed from it for "
+        "`POOL_IDLE_SECONDS`.",
+    )
+    pool_idle_seconds: float = Field(
+        default=600, gt=0, description="A pool unclaimed from this long shrinks."
+    )
+    pool_memory_mb: int = Field(
+        default=64,
+        ge=16,
+        description="Memory of an idle warm sandbox (MiB); a job's own is applied on claim.",
+    )
     health_host: str = Field(default="127.0.0.1", description="Address of GET /healthz.")
     health_port: int = Field(default=8083, description="Port of GET /healthz.")
 
@@ -108,6 +135,16 @@ class SandboxManagerSettings(BaseSettings):
     def disk_owner(self) -> tuple[int, int]:
         uid, _, gid = self.sandbox_user.partition(":")
         return int(uid), int(gid or uid)
+
+    def pool_policy(self) -> PoolPolicy:
+        return PoolPolicy(
+            sizes=self.pool_sizes,
+            networks=tuple(self.pool_networks),
+            max_idle=self.pool_max_idle,
+            idle_size=self.pool_idle_size,
+            idle_seconds=self.pool_idle_seconds,
+            memory_mb=self.pool_memory_mb,
+        )
 
     def host_policy(self, runtime: Runtime = Runtime.RUNC) -> HostPolicy:
         return HostPolicy(

@@ -20,18 +20,26 @@ from typing import Any
 from docker.errors import APIError, ImageNotFound
 from minio.error import S3Error
 
-from jobyard_contracts import FailureReason, JobStatus, PauseReason, Runtime, WireNames
+from jobyard_contracts import (
+    FailureReason,
+    JobStatus,
+    PauseReason,
+    Runtime,
+    SandboxStart,
+    WireNames,
+)
 from jobyard_logging import bound
 from jobyard_objects import ObjectStore
 from jobyard_sandbox_manager.adapters.disks import Disks
 from jobyard_sandbox_manager.adapters.docker_sandbox import ContainerStatus, DockerSandboxes
 from jobyard_sandbox_manager.adapters.inboxes import Inboxes
 from jobyard_sandbox_manager.adapters.inputs import copy_inputs
-from jobyard_sandbox_manager.domain import limits, outputs, pausing, sandboxes, steps
+from jobyard_sandbox_manager.domain import limits, outputs, pausing, pool, sandboxes, steps
 from jobyard_sandbox_manager.domain.pausing import start_session
 from jobyard_sandbox_manager.domain.records import CgroupCounters, Record
 from jobyard_sandbox_manager.output_pump import OnRecord, OnTick, OutputPump
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
+from jobyard_sandbox_manager.warm_pool import WarmPool
 from jobyard_store import (
     Change,
     ContainerState,
@@ -58,10 +66,12 @@ class SandboxSupervisor:
         disks: Disks,
         inboxes: Inboxes,
         objects: ObjectStore,
+        warm_pool: WarmPool,
         settings: SandboxManagerSettings,
         runtime: Runtime,
     ) -> None:
         self._worker = worker
+        self._pool = warm_pool
         self._jobs = worker.jobs
         self._docker = sandboxes
         self._disks = disks
@@ -208,10 +218,12 @@ class SandboxSupervisor:
                 lambda j: Change(j.model_copy(update={"ssh": ssh})) if j.ssh is None else None,
             )
         assert job.container is not None
+        disk_key = workspaces.disk_key(self._names, job)
         try:
+            await self._pool.claim(job, disk_key)
             disk = await asyncio.to_thread(
                 self._disks.ensure,
-                workspaces.disk_key(self._names, job),
+                disk_key,
                 sandboxes.disk_mb(job, self._policy),
                 self._settings.disk_owner,
             )
@@ -226,7 +238,10 @@ class SandboxSupervisor:
             spec = sandboxes.container_spec(
                 job, self._names, self._policy, disk=disk, inbox=inbox, runner=self._inboxes.runner
             )
-            await asyncio.to_thread(self._docker.ensure_started, spec)
+            warm = await asyncio.to_thread(self._docker.ensure_started, spec)
+            if warm:  # a pool member (claimed now, or before a restart): the job's own limits
+                limits = pool.claim_limits(job, self._policy)
+                await asyncio.to_thread(self._docker.apply_limits, spec.name, limits)
         except Exception as exc:
             if not refused(exc):
                 raise  # Docker unreachable or busy: the driver tries again
@@ -235,7 +250,8 @@ class SandboxSupervisor:
             await self.change(job.id, sandboxes.release)
             return
         now = datetime.now(UTC)
-        await self.change(job.id, lambda j: sandboxes.container_up(j, now))
+        start = SandboxStart.WARM if warm else SandboxStart.COLD
+        await self.change(job.id, lambda j: sandboxes.container_up(j, now, start))
 
     def _ssh_endpoint(self) -> SshEndpoint:
         with socket.socket() as probe:  # a free port now; the container binds it right after
@@ -275,7 +291,12 @@ class SandboxSupervisor:
         if run is not None and run.state is SandboxState.REQUESTED:
             step = job.step(run.step_index)
             self._inboxes.request(
-                name, run.step_index, step.script, sandboxes.step_argv(job, step.index)
+                name,
+                run.step_index,
+                step.script,
+                sandboxes.step_argv(job, step.index),
+                sandboxes.step_env(job),
+                self._settings.disk_owner,
             )
             await self.change(job_id, lambda j: steps.hand_to_runner(j, self._host))
 

@@ -33,6 +33,12 @@ class Docker:
     def kill(self, name: str) -> None: ...
 
 
+class WarmPool:
+    """Two idle warm sandboxes of 64 MiB."""
+
+    reserved_memory_mb = 128
+
+
 class Hosts:
     def __init__(self) -> None:
         self.reports = []
@@ -55,10 +61,14 @@ async def test_running_and_paused_sandboxes_are_reported_for_the_host(tmp_path):
     jobs = [with_sandbox(s) for s in (JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.COMPLETED)]
     worker = SimpleNamespace(jobs=Jobs(*jobs), names=WireNames("t"))
     settings = SandboxManagerSettings(host_id=HOST, state_dir=tmp_path)
-    supervisor = SandboxSupervisor(worker, Docker(), None, None, None, settings, Runtime.RUNC)
+    supervisor = SandboxSupervisor(
+        worker, Docker(), None, None, None, WarmPool(), settings, Runtime.RUNC
+    )
     for job in jobs:
         await supervisor.converge(job.id)  # thawed, frozen, and killed (the job is over)
     hosts = Hosts()
-    await host_report.report(hosts, supervisor, settings, ["base"], Runtime.RUNC)
+    await host_report.report(hosts, supervisor, WarmPool(), settings, ["base"], Runtime.RUNC)
     assert (sandboxes("running"), sandboxes("paused")) == (1, 1)
     assert hosts.reports[0].id == HOST
+    # The warm pool's idle sandboxes are no jobs, but their memory is not offered to jobs.
+    assert hosts.reports[0].memory_mb == settings.host_memory_mb - 128

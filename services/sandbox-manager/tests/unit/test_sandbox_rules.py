@@ -16,6 +16,7 @@ from jobyard_contracts import (
     Runtime,
     SandboxExited,
     SandboxHibernated,
+    SandboxStart,
     SandboxStarted,
     WireNames,
 )
@@ -32,7 +33,7 @@ T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 def running_job(**overrides):
     job = make_job(status=JobStatus.RUNNING, host="h1", **overrides)
     job = sandboxes.place_container(job, NAMES, "h1", Runtime.RUNC, 0).job
-    job = sandboxes.container_up(job, T0).job
+    job = sandboxes.container_up(job, T0, SandboxStart.COLD).job
     job = steps.accept_run(
         job, RunStep(step_index=0, image="i", script="s", resources=job.resources)
     ).job
@@ -62,17 +63,23 @@ def test_a_step_runs_once_through_its_states_and_duplicates_change_nothing():
     assert steps.record_exited(job, 1, 0, None) is None  # not the step under way
 
 
-def test_the_started_event_names_host_container_and_runtime():
+def test_the_started_event_names_host_container_runtime_and_a_warm_or_cold_start():
     job = make_job(status=JobStatus.RUNNING)
     job = sandboxes.place_container(job, NAMES, "h1", Runtime.GVISOR, 0).job
-    job = sandboxes.container_up(job, T0).job
+    job = sandboxes.container_up(job, T0, SandboxStart.WARM).job
     job = steps.accept_run(
         job, RunStep(step_index=0, image="i", script="s", resources=job.resources)
     ).job
     job = steps.hand_to_runner(job, "h1").job
     change = steps.record_started(job, 0, T0)
     assert change.events == [
-        SandboxStarted(step_index=0, host="h1", container=f"t-{job.id}-g1", runtime=Runtime.GVISOR)
+        SandboxStarted(
+            step_index=0,
+            host="h1",
+            container=f"t-{job.id}-g1",
+            runtime=Runtime.GVISOR,
+            start=SandboxStart.WARM,
+        )
     ]
 
 

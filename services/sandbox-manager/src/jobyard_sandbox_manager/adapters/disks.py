@@ -8,6 +8,7 @@ Needs root on the host (mount), like the Docker socket the sandbox-manager alrea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -45,6 +46,33 @@ class Disks:
             partial.rename(image)
         mount_point.mkdir(exist_ok=True)
         _run("mount", "-o", "loop,nosuid,nodev", str(image), str(mount_point))
+
+    def exists(self, key: str) -> bool:
+        return os.path.ismount(self.path(key)) or self._image(key).exists()
+
+    def keys(self, prefix: str) -> list[str]:
+        """Disks on this host whose key starts with `prefix`, mounted or not."""
+        if not self._root.is_dir():
+            return []
+        found = {p.name.removesuffix(".img") for p in self._root.iterdir()}
+        return sorted(
+            key for key in found if key.startswith(prefix) and not key.endswith(".partial")
+        )
+
+    def adopt(self, source: str, key: str) -> None:
+        """Hand a prepared disk (a pool member's) over to `key`: mounted there too, its image
+        renamed, then unmounted from its old place. Each step leaves a usable state, so a
+        crash between them loses nothing and never mounts one image twice."""
+        target = self.path(key)
+        target.mkdir(parents=True, exist_ok=True)
+        if not os.path.ismount(target):
+            _run("mount", "--bind", str(self.path(source)), str(target))
+        if self._image(source).exists():
+            os.replace(self._image(source), self._image(key))
+        if os.path.ismount(self.path(source)):
+            _run("umount", "--lazy", str(self.path(source)))
+        with contextlib.suppress(FileNotFoundError):
+            self.path(source).rmdir()
 
     def free_bytes(self, key: str) -> int | None:
         mount_point = self.path(key)

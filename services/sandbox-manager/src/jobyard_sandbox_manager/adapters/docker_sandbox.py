@@ -22,8 +22,9 @@ from docker.errors import APIError, ContainerError, ImageNotFound, NotFound
 from docker.models.containers import Container
 from docker.types import LogConfig, Mount
 
+from jobyard_sandbox_manager.domain.pool import CPU_PERIOD_US, POOL_LABEL
 from jobyard_sandbox_manager.domain.records import CgroupCounters
-from jobyard_sandbox_manager.domain.sandboxes import ContainerSpec
+from jobyard_sandbox_manager.domain.sandboxes import ContainerSpec, Limits
 
 LOG_LIMITS = {"max-size": "64m", "max-file": "8"}
 
@@ -59,11 +60,13 @@ class DockerSandboxes:
             return False
         return True
 
-    def ensure_started(self, spec: ContainerSpec) -> None:
-        """Create and start the container unless a previous attempt already did."""
+    def ensure_started(self, spec: ContainerSpec) -> bool:
+        """Create and start the container unless a previous attempt already did (or a pool
+        member was renamed to it); True when it is a pool member."""
         container = self._find(spec.name)
         if container is None:
-            self._ensure_volume(spec)
+            if spec.workspace_volume is not None:
+                self._ensure_volume(spec)
             try:
                 container = self._create(spec)
             except APIError as exc:
@@ -72,10 +75,12 @@ class DockerSandboxes:
                 container = self._docker.containers.get(spec.name)
         if container.status == "created":
             container.start()
+        return POOL_LABEL in container.labels
 
     def _ensure_volume(self, spec: ContainerSpec) -> None:
         """The workspace is a named volume bound to the job's disk (`docker volume ls` shows it)."""
         device = spec.workspace_device
+        assert spec.workspace_volume is not None
         with suppress(NotFound):
             existing = self._docker.volumes.get(spec.workspace_volume)
             if existing.attrs.get("Options", {}).get("device") == device:
@@ -92,7 +97,10 @@ class DockerSandboxes:
         mounts = [
             Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts
         ]
-        mounts.append(Mount("/workspace", spec.workspace_volume, type="volume"))
+        if spec.workspace_volume is None:
+            mounts.append(Mount("/workspace", spec.workspace_device, type="bind"))
+        else:
+            mounts.append(Mount("/workspace", spec.workspace_volume, type="volume"))
         return self._docker.containers.create(
             spec.image,
             command=["python3", "-u", "/opt/jobyard/runner.py"],
@@ -107,7 +115,9 @@ class DockerSandboxes:
             cap_drop=["ALL"] if spec.drop_capabilities else None,
             security_opt=["no-new-privileges"],
             read_only=spec.read_only,
-            nano_cpus=spec.nano_cpus,
+            nano_cpus=spec.nano_cpus or None,
+            cpu_period=CPU_PERIOD_US if spec.cpu_quota_us else None,
+            cpu_quota=spec.cpu_quota_us or None,
             mem_limit=spec.memory_bytes,
             memswap_limit=spec.memory_bytes,
             pids_limit=spec.pids_limit,
@@ -191,11 +201,35 @@ class DockerSandboxes:
             self._docker.api.remove_container(name, force=True)
 
     def remove_job_containers(self, namespace: str, job_id: str) -> None:
-        """Kill and remove every container of a job, whichever generation it was."""
-        labels = [f"jobyard.namespace={namespace}", f"jobyard.job_id={job_id}"]
-        for container in self._docker.containers.list(all=True, filters={"label": labels}):
-            if container.name:
-                self.remove(container.name)
+        """Kill and remove every container of a job, whichever generation it was (a claimed
+        pool member has the job's name but not its label)."""
+        prefix = f"{namespace}-{job_id}-g"
+        found = self._docker.containers.list(
+            all=True, filters={"label": f"jobyard.namespace={namespace}"}
+        )
+        for container in found:
+            name = container.name or ""
+            if container.labels.get("jobyard.job_id") == job_id or name.startswith(prefix):
+                self.remove(name)
+
+    def pool_members(self, namespace: str, host: str, prefix: str) -> list[str]:
+        """This host's pool members that no job claimed (they still carry a member's name)."""
+        labels = [f"jobyard.namespace={namespace}", f"jobyard.host={host}", POOL_LABEL]
+        found = self._docker.containers.list(all=True, filters={"label": labels})
+        return [c.name for c in found if c.name and c.name.startswith(prefix)]
+
+    def rename(self, name: str, new_name: str) -> None:
+        self._docker.api.rename(name, new_name)
+
+    def apply_limits(self, name: str, limits: Limits) -> None:
+        """A claimed pool member gets its job's cpu and memory (no extra swap)."""
+        self._docker.api.update_container(
+            name,
+            cpu_period=limits.cpu_period_us,
+            cpu_quota=limits.cpu_quota_us,
+            mem_limit=limits.memory_bytes,
+            memswap_limit=limits.memory_bytes,
+        )
 
     def remove_volume(self, name: str) -> None:
         with contextlib.suppress(NotFound):

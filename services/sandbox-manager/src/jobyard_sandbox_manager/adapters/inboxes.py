@@ -27,18 +27,44 @@ class Inboxes:
         path.chmod(0o755)
         return path
 
-    def request(self, sandbox: str, step: int, script: str, argv: list[str]) -> None:
-        """Ask the sandbox's runner to run a step (idempotent: the runner runs it once)."""
+    def request(
+        self,
+        sandbox: str,
+        step: int,
+        script: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        owner: tuple[int, int] | None = None,
+    ) -> None:
+        """Ask the sandbox's runner to run a step (idempotent: the runner runs it once). A
+        request carrying the job's `env` (a warm sandbox's) is readable by `owner` only."""
         path = self.create(sandbox)
         _write_whole(path / f"step-{step}.sh", script)
-        _write_whole(path / f"step-{step}.json", json.dumps({"step": step, "argv": argv}))
+        request: dict[str, object] = {"step": step, "argv": argv}
+        if env is not None:
+            request["env"] = env
+        secret = env is not None and owner is not None
+        _write_whole(path / f"step-{step}.json", json.dumps(request), owner if secret else None)
+
+    def rename(self, sandbox: str, new_name: str) -> None:
+        """A claimed pool member's inbox becomes its job's (the sandbox keeps it mounted)."""
+        source = self._root / sandbox
+        if source.is_dir():
+            os.replace(source, self._root / new_name)
+
+    def names(self, prefix: str) -> list[str]:
+        return sorted(p.name for p in self._root.iterdir() if p.name.startswith(prefix))
 
     def remove(self, sandbox: str) -> None:
         shutil.rmtree(self._root / sandbox, ignore_errors=True)
 
 
-def _write_whole(path: Path, text: str) -> None:
+def _write_whole(path: Path, text: str, owner: tuple[int, int] | None = None) -> None:
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text)
-    partial.chmod(0o644)
+    if owner is None:
+        partial.chmod(0o644)
+    else:
+        partial.chmod(0o600)
+        os.chown(partial, *owner)
     os.replace(partial, path)

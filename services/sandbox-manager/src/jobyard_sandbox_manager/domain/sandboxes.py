@@ -16,6 +16,7 @@ from jobyard_contracts import (
     NetworkPolicy,
     Runtime,
     SandboxHibernated,
+    SandboxStart,
     WireNames,
 )
 from jobyard_store import (
@@ -84,6 +85,15 @@ class Mount:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """Cpu and memory given to a running sandbox (a claimed pool member)."""
+
+    cpu_period_us: int
+    cpu_quota_us: int
+    memory_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerSpec:
     """Everything Docker needs to create the job's sandbox, limits included."""
 
@@ -96,13 +106,19 @@ class ContainerSpec:
     env: dict[str, str]
     network_mode: str
     nano_cpus: int
+    """The job's cpus (0: none set, see `cpu_quota_us`)."""
+    cpu_quota_us: int
+    """A cpu quota per 100 ms period instead (0: none): a pool member's, which, unlike
+    `nano_cpus`, Docker can change while the sandbox runs."""
     memory_bytes: int
     pids_limit: int
     read_only: bool
     drop_capabilities: bool
     """Always under runc; gVisor's root keeps gVisor's (not the host's) default capabilities,
     which `apt-get` needs to switch to its own user."""
-    workspace_volume: str
+    workspace_volume: str | None
+    """The named volume showing the workspace (None: the folder is bound directly, as for a
+    pool member, whose disk changes hands when a job claims it)."""
     workspace_device: str
     mounts: tuple[Mount, ...]
     labels: dict[str, str]
@@ -130,8 +146,7 @@ def container_spec(
         raise UnknownImageError(f"image {job.image!r} is not available on this host")
     root = runs_as_root(job, host)
     gvisor = job.container.runtime is Runtime.GVISOR
-    home = "/root" if root else SANDBOX_HOME
-    env = dict(job.env) | {"HOME": home, "JOBYARD_INBOX": INBOX_PATH}
+    env = sandbox_env(job.env, as_root=root)
     labels = {
         "jobyard.namespace": names.namespace,
         "jobyard.job_id": job.id,
@@ -163,6 +178,7 @@ def container_spec(
         env=env,
         network_mode=network_mode,
         nano_cpus=vcpus * 1_000_000_000,
+        cpu_quota_us=0,
         memory_bytes=job.resources.memory_mb * 1024 * 1024,
         # gVisor's (ptrace) Sentry uses about 8 host threads per process it runs.
         pids_limit=host.pids_limit * (GVISOR_PIDS_FACTOR if gvisor else 1),
@@ -171,14 +187,27 @@ def container_spec(
         drop_capabilities=not root,
         workspace_volume=disk_key(names, job),
         workspace_device=str(disk / "workspace"),
-        mounts=(
-            Mount(str(runner), RUNNER_PATH, read_only=True),
-            Mount(str(inbox), INBOX_PATH, read_only=True),
-            Mount(str(disk / "home"), home),
-            Mount(str(disk / "tmp"), "/tmp"),
-            Mount(str(disk / "tmp"), "/var/tmp"),
-        ),
+        mounts=sandbox_mounts(disk=disk, inbox=inbox, runner=runner, as_root=root),
         labels=labels,
+    )
+
+
+def sandbox_env(job_env: dict[str, str], *, as_root: bool) -> dict[str, str]:
+    """What every step sees: the job's env, then the home folder and the runner's inbox."""
+    return dict(job_env) | {
+        "HOME": "/root" if as_root else SANDBOX_HOME,
+        "JOBYARD_INBOX": INBOX_PATH,
+    }
+
+
+def sandbox_mounts(*, disk: Path, inbox: Path, runner: Path, as_root: bool) -> tuple[Mount, ...]:
+    """The runner and its inbox read-only; home and /tmp on the job's disk."""
+    return (
+        Mount(str(runner), RUNNER_PATH, read_only=True),
+        Mount(str(inbox), INBOX_PATH, read_only=True),
+        Mount(str(disk / "home"), "/root" if as_root else SANDBOX_HOME),
+        Mount(str(disk / "tmp"), "/tmp"),
+        Mount(str(disk / "tmp"), "/var/tmp"),
     )
 
 
@@ -188,6 +217,15 @@ def step_argv(job: JobDocument, step: int) -> list[str]:
     if job.persistent:
         return [PERSISTENT_ENTRYPOINT, f"bash {script}"]
     return ["bash", script]
+
+
+def step_env(job: JobDocument) -> dict[str, str] | None:
+    """The env a warm sandbox's steps get with their requests (a pool member was started
+    before its job was known); a cold sandbox has it from its creation."""
+    container = job.container
+    if container is None or container.start is not SandboxStart.WARM:
+        return None
+    return sandbox_env(job.env, as_root=False)
 
 
 def disk_mb(job: JobDocument, host: HostPolicy) -> int:
@@ -215,11 +253,12 @@ def place_container(
     return Change(job.model_copy(update={"container": container}))
 
 
-def container_up(job: JobDocument, at: datetime) -> Change | None:
+def container_up(job: JobDocument, at: datetime, start: SandboxStart) -> Change | None:
+    """The sandbox runs: created for the job (cold) or claimed from the pool (warm)."""
     container = job.container
     if container is None or container.state is not ContainerState.CREATING:
         return None
-    up = container.model_copy(update={"state": ContainerState.UP, "created_at": at})
+    up = container.model_copy(update={"state": ContainerState.UP, "created_at": at, "start": start})
     return Change(job.model_copy(update={"container": up}))
 
 

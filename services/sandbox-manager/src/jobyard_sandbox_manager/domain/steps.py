@@ -50,7 +50,11 @@ def record_started(job: JobDocument, step: int, at: datetime) -> Change | None:
         }
     )
     event = SandboxStarted(
-        step_index=step, host=container.host, container=container.name, runtime=container.runtime
+        step_index=step,
+        host=container.host,
+        container=container.name,
+        runtime=container.runtime,
+        start=container.start,
     )
     return Change(job.model_copy(update={"sandbox": started}), [event])
 

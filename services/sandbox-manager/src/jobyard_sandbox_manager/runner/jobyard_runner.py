@@ -111,7 +111,7 @@ class Runner:
         self.done: set[int] = set()
         self.current: tuple[int, subprocess.Popen[bytes], list[Pipe]] | None = None
 
-    def next_request(self) -> tuple[int, list[str]] | None:
+    def next_request(self) -> tuple[int, list[str], dict[str, str]] | None:
         try:
             names = os.listdir(INBOX)
         except FileNotFoundError:
@@ -123,15 +123,19 @@ class Runner:
         )
         for step in pending:
             if step not in self.done:
-                with open(os.path.join(INBOX, f"step-{step}.json")) as request:
-                    return step, list(json.load(request)["argv"])
+                with open(os.path.join(INBOX, f"step-{step}.json")) as source:
+                    request = json.load(source)
+                # A warm sandbox was started before its job was known: the job's env comes
+                # with each request.
+                return step, list(request["argv"]), dict(request.get("env", {}))
         return None
 
-    def start(self, step: int, argv: list[str]) -> None:
+    def start(self, step: int, argv: list[str], env: dict[str, str]) -> None:
         self.done.add(step)
         try:
             process = subprocess.Popen(
                 argv,
+                env={**os.environ, **env},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -1,0 +1,164 @@
+"""Fast starts: an `echo` job from submit to its first output line at the client, and to its
+end, warm and cold, beside `docker run --rm` and `docker exec` into a running container (the
+floor), alternating in one invocation. Prints medians, p95 and ratios; `--markdown` appends
+the table to a file (`make bench` writes bench/results/).
+
+Needs the stack up (`make bench` brings it up). Usage:
+
+    .venv/bin/python bench/fast_start.py [--runs 15] [--markdown FILE]
+
+Measured, each from the client's side (this machine's clock):
+- docker run --rm:  `docker run --rm --network none --user 1000:1000 IMAGE bash -c 'echo hello'`
+                    started -> its first stdout line read / the process ended
+- docker exec:      the same command exec'd into a container already running (the floor: no
+                    container to create)
+- Jobyard warm:     POST /v1/jobs -> the line on the job's WebSocket (`/v1/jobs/{id}/live`) /
+                    its `end` message; the sandbox claimed from the host's warm pool
+- Jobyard cold:     the same job with a disk size the pool does not keep, so its sandbox is
+                    created on the request path (the cold path)
+The job's own events (`GET /v1/jobs/{id}/events`) give each hop's share (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import httpx
+from _connect import bench_client, percentile, write_table
+from httpx_ws import connect_ws
+
+IMAGE = "jobyard/sandbox-minimal:latest"
+ECHO = ["bash", "-c", "echo hello"]
+COLD_DISK_MB = 2000
+"""A disk size no pool keeps (pools keep the host's default size): the job starts cold."""
+HOPS = (
+    ("job.submitted", "job.admitted", "scheduler: admit and place"),
+    ("job.admitted", "job.step.dispatched", "agent: plan and dispatch step 0"),
+    ("job.step.dispatched", "sandbox.started", "sandbox-manager: sandbox, hand over, step runs"),
+    ("sandbox.started", "sandbox.exited", "step runs, output stored, outputs synced"),
+    ("sandbox.exited", "job.completed", "agent: step and job recorded"),
+)
+
+
+def timed_process(argv: list[str]) -> tuple[float, float]:
+    """Seconds to the first stdout line and to the end."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdout is not None
+    process.stdout.readline()
+    first = time.perf_counter() - start
+    process.wait()
+    if process.returncode != 0:
+        raise RuntimeError(f"{argv} exited with {process.returncode}")
+    return first, time.perf_counter() - start
+
+
+def jobyard_echo(client: httpx.Client, cold: bool) -> tuple[float, float, dict[str, Any]]:
+    """Seconds to the first line on the job's WebSocket and to its `end`; the job."""
+    body: dict[str, Any] = {"name": "bench-echo", "script": "echo hello", "image": "minimal"}
+    if cold:
+        body["disk_mb"] = COLD_DISK_MB
+    start = time.perf_counter()
+    job_id = client.post("/v1/jobs", json=body).raise_for_status().json()["id"]
+    first = 0.0
+    with connect_ws(f"/v1/jobs/{job_id}/live", client) as ws:
+        while True:
+            message = ws.receive_json()
+            if message["type"] == "line" and not first:
+                first = time.perf_counter() - start
+            if message["type"] == "end":
+                break
+    total = time.perf_counter() - start
+    job = client.get(f"/v1/jobs/{job_id}").json()
+    if job["status"] != "completed":
+        raise RuntimeError(f"bench job failed: {job}")
+    return first, total, job
+
+
+def hop_seconds(client: httpx.Client, job_id: str) -> dict[str, float]:
+    events = client.get(f"/v1/jobs/{job_id}/events").json()["events"]
+    at: dict[str, datetime] = {}
+    for event in events:
+        at.setdefault(event["type"], datetime.fromisoformat(event["occurred_at"]))
+    return {
+        label: (at[end] - at[begin]).total_seconds()
+        for begin, end, label in HOPS
+        if begin in at and end in at
+    }
+
+
+def main() -> int:
+    args, client = bench_client(__doc__ or "", runs=15)
+    floor = f"bench-floor-{int(time.time())}"
+    subprocess.run(
+        ["docker", "run", "-d", "--name", floor, "--network", "none", "--user", "1000:1000",
+         IMAGE, "sleep", "infinity"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    run_argv = ["docker", "run", "--rm", "--network", "none", "--user", "1000:1000", IMAGE, *ECHO]
+    exec_argv = ["docker", "exec", floor, *ECHO]
+    firsts: defaultdict[str, list[float]] = defaultdict(list)
+    ends: defaultdict[str, list[float]] = defaultdict(list)
+    hops: defaultdict[str, defaultdict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    runtime = "?"
+    try:
+        timed_process(run_argv), jobyard_echo(client, cold=False)  # warm caches on both paths
+        for _ in range(args.runs):
+            for name, argv in (("docker run --rm", run_argv), ("docker exec (floor)", exec_argv)):
+                first, end = timed_process(argv)
+                firsts[name].append(first)
+                ends[name].append(end)
+            for cold in (False, True):
+                first, end, job = jobyard_echo(client, cold)
+                name = f"Jobyard {job['sandbox']['start']}"
+                runtime = job["sandbox"]["runtime"]
+                firsts[name].append(first)
+                ends[name].append(end)
+                for hop, seconds in hop_seconds(client, job["id"]).items():
+                    hops[name][hop].append(seconds)
+    finally:
+        subprocess.run(["docker", "rm", "-f", floor], capture_output=True)
+
+    base = statistics.median(firsts["docker run --rm"])
+    base_end = statistics.median(ends["docker run --rm"])
+    header = ["path", "runs", "first line p50", "p95", "x docker run", "end p50", "p95",
+              "x docker run"]  # fmt: skip
+    rows = []
+    for name in ("docker run --rm", "docker exec (floor)", "Jobyard warm", "Jobyard cold"):
+        if not firsts[name]:
+            continue
+        first_p50, end_p50 = statistics.median(firsts[name]), statistics.median(ends[name])
+        rows.append([
+            name,
+            str(len(firsts[name])),
+            f"{first_p50 * 1000:.0f} ms",
+            f"{percentile(firsts[name], 0.95) * 1000:.0f} ms",
+            f"x{first_p50 / base:.2f}",
+            f"{end_p50 * 1000:.0f} ms",
+            f"{percentile(ends[name], 0.95) * 1000:.0f} ms",
+            f"x{end_p50 / base_end:.2f}",
+        ])  # fmt: skip
+    title = (
+        f"Echo job, {args.runs} alternating rounds (sandbox runtime {runtime}); "
+        "targets: warm first line p50 <= x0.50 of docker run (stretch x0.25), cold no worse "
+        "than before"
+    )
+    hop_header = ["hop (median, from the job's events)", *sorted(hops)]
+    hop_rows = [
+        [label, *(f"{statistics.median(hops[name][label]) * 1000:.0f} ms" for name in sorted(hops))]
+        for _, _, label in HOPS
+        if all(hops[name][label] for name in hops)
+    ]
+    write_table(title, header, rows, args.markdown)
+    write_table("Where a Jobyard echo job's time goes", hop_header, hop_rows, args.markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The machine a benchmark run is made on, as the Markdown header of its results: cores,
+memory, Docker (version, runtimes, the sandboxes' runtime), and whether MongoDB is the
+stand-in, with what one store operation costs here (each figure's share of it: bench/README.md).
+
+    .venv/bin/python bench/machine.py [FILE]   # FILE: write there (else print)
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pymongo import MongoClient
+
+STANDIN_URL = "mongodb://127.0.0.1:27017/?directConnection=true"
+
+
+def store_op_ms(url: str) -> float:
+    """Median of 50 indexed reads of one document (what most hops of a job do)."""
+    client: MongoClient[dict[str, object]] = MongoClient(url, serverSelectionTimeoutMS=3000)
+    jobs = client["jobyard-bench-probe"]["jobs"]
+    jobs.replace_one({"_id": "probe"}, {"_id": "probe", "status": "pending"}, upsert=True)
+    times = []
+    for _ in range(50):
+        start = time.perf_counter()
+        jobs.find_one({"_id": "probe"})
+        times.append(time.perf_counter() - start)
+    client.drop_database("jobyard-bench-probe")
+    return statistics.median(times) * 1000
+
+
+def docker(template: str) -> str:
+    found = subprocess.run(
+        ["docker", "info", "--format", template], capture_output=True, text=True, check=False
+    )
+    return found.stdout.strip()
+
+
+def describe() -> str:
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    url = os.environ.get("MONGODB_URL", "")
+    store = "real MongoDB" if url else "the MongoDB stand-in (mongoeco)"
+    runtime = os.environ.get("JOBYARD_SANDBOX_RUNTIME", "the stack's choice")
+    return "\n".join(
+        [
+            f"# Benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            "",
+            f"- machine: {os.cpu_count()} cores, {memory_kb / 2**20:.1f} GiB, "
+            f"{platform.platform()}",
+            f"- Docker {docker('{{.ServerVersion}}')}, cgroup v{docker('{{.CgroupVersion}}')}, "
+            f"runtimes {docker('{{range $k, $v := .Runtimes}}{{$k}} {{end}}')}; "
+            f"sandboxes: {runtime}",
+            f"- store: {store}, one indexed read {store_op_ms(url or STANDIN_URL):.1f} ms "
+            "(median of 50)",
+            "",
+        ]
+    )
+
+
+def main() -> int:
+    text = describe()
+    if len(sys.argv) > 1:
+        Path(sys.argv[1]).parent.mkdir(parents=True, exist_ok=True)
+        Path(sys.argv[1]).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
