@@ -26,6 +26,7 @@ from jobyard_gateway.adapters.live_tokens import LiveTokens
 from jobyard_gateway.adapters.users import UserStore
 from jobyard_gateway.auth import authentication
 from jobyard_gateway.controllers.files import FileController, list_job_files
+from jobyard_gateway.controllers.forks import fork
 from jobyard_gateway.controllers.health import healthz, metrics, readyz
 from jobyard_gateway.controllers.images import get_image, list_images
 from jobyard_gateway.controllers.jobs import JobController
@@ -39,6 +40,9 @@ from jobyard_gateway.controllers.messages import MessageController
 from jobyard_gateway.controllers.notifications import NotificationController
 from jobyard_gateway.controllers.users import create_user
 from jobyard_gateway.controllers.webhooks import WebhookController
+from jobyard_gateway.dashboard import route_handlers as dashboard_routes
+from jobyard_gateway.dashboard import template_config as dashboard_templates
+from jobyard_gateway.dashboard.sessions import DashboardSessions
 from jobyard_gateway.errors import bad_request, storage_unavailable
 from jobyard_gateway.settings import GatewaySettings
 from jobyard_livestream import LiveStream, live_in_background
@@ -140,6 +144,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         await ensure_indexes(adapters.db)
         await adapters.users.ensure_indexes()
         await adapters.live_tokens.ensure_indexes()
+        await DashboardSessions(adapters.db).ensure_indexes()
         try:
             await asyncio.to_thread(adapters.objects.ensure_bucket)
         except StorageUnreachableError:  # jobs work without it; the files API answers 503
@@ -164,6 +169,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             JobController,
+            fork,
             MessageController,
             FileController,
             list_job_files,
@@ -179,6 +185,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
             healthz,
             readyz,
             metrics,
+            *dashboard_routes,
         ],
         dependencies={
             **{name: adapter(name) for name in ADAPTER_NAMES},
@@ -204,6 +211,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         lifespan=[lifespan],
         state=State({}),
         logging_config=LoggingConfig(log_exceptions="always", configure_root_logger=False),
+        template_config=dashboard_templates,
         openapi_config=OpenAPIConfig(title="Jobyard API", version="1.0.0", path="/schema"),
     )
 
