@@ -34,11 +34,18 @@ test: infra       ## set up, lint, check published contracts, run every test
 	$(VENV)/python scripts/openapi.py check
 	$(VENV)/pytest
 
-# The webhook benchmark's receiver listens on loopback, which a stack refuses unless allowed
-# (services started by an earlier `make up` keep their own setting).
+# The webhook benchmark's receiver listens on loopback, which a stack refuses unless allowed;
+# sandboxes run on runc, like the `docker run` baselines and as the warm pool needs (gVisor's
+# runsc cannot change a running sandbox's limits). Services started by an earlier `make up`
+# keep their own settings. Results: bench/results/<time>.md and bench/results/latest.md.
+BENCH_RESULTS := bench/results/$(shell date -u +%Y%m%d-%H%M%S).md
 bench: export JOBYARD_WEBHOOKS_ALLOWED_NETWORKS = ["127.0.0.0/8"]
-bench: up         ## side by side: echo jobs vs docker run, pause/resume, gVisor vs runc, 1 GiB output vs fput_object, live lines vs 500 ms batches, webhooks vs a direct POST
-	$(VENV)/python bench/echo_job.py
+bench: export JOBYARD_SANDBOX_RUNTIME ?= runc
+bench: up         ## side by side: fast starts vs docker run/exec, a 200-job burst, memory, pause/resume, gVisor vs runc, 1 GiB output vs fput_object, live lines vs 500 ms batches, webhooks vs a direct POST
+	$(VENV)/python bench/machine.py $(BENCH_RESULTS)
+	$(VENV)/python bench/fast_start.py --markdown $(BENCH_RESULTS)
+	$(VENV)/python bench/burst.py --markdown $(BENCH_RESULTS)
+	cp $(BENCH_RESULTS) bench/results/latest.md
 	$(VENV)/python bench/sandbox_sessions.py
 	$(VENV)/python bench/file_outputs.py
 	$(VENV)/python bench/live_latency.py

@@ -24,7 +24,7 @@ import threading
 import time
 
 import httpx
-from _connect import bench_client
+from _connect import bench_client, percentile
 from httpx_ws import WebSocketDisconnect, connect_ws
 
 BATCH_SECONDS = 0.5
@@ -39,11 +39,6 @@ for n in range(rate * seconds):
         time.sleep(max(0.0, min(0.001, due - time.time())))
     sys.stdout.write(f"{{time.time():.6f}}\\n")
 PY"""
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def over_websocket(

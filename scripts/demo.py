@@ -1,6 +1,7 @@
 """`make demo`: create a user, run a real script job with the SDK following its output live,
-then a multi-step agent job (explicit steps, no model needed) following its plan live, and
-list the files it produced with their download links."""
+then a multi-step agent job (explicit steps, no model needed) following its plan live, list
+the files it produced with their download links, and end with a signed-in link to the web
+dashboard, where the jobs can be looked at (each link works once, for 10 minutes)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+import httpx
 
 from jobyard import Jobyard, create_user
 
@@ -67,7 +70,18 @@ PY""",
 ]
 
 
-def run_agent_job(client: Jobyard) -> bool:
+def dashboard_link(api_key: str, page: str) -> str:
+    """A one-time link that opens `page` of the dashboard signed in as the demo user."""
+    response = httpx.post(
+        f"{BASE_URL}/v1/sign-in-links",
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return f"{BASE_URL}{response.json()['url']}&next={page}"
+
+
+def run_agent_job(client: Jobyard, api_key: str) -> tuple[bool, str]:
     job = client.agent_jobs.start(
         "Differential expression on a small count table: results CSV and a volcano plot",
         steps=AGENT_STEPS,
@@ -75,6 +89,7 @@ def run_agent_job(client: Jobyard) -> bool:
         memory_mb=512,
     )
     print(f"\nagent job {job.id}: {job.title}")
+    print(f"watch it live in the dashboard: {dashboard_link(api_key, f'/dashboard/jobs/{job.id}')}")
     started = time.monotonic()
     for snapshot in client.agent_jobs.follow(job.id):
         progress = snapshot.progress
@@ -89,7 +104,7 @@ def run_agent_job(client: Jobyard) -> bool:
         print(
             f"  {step.title} ({step.duration_seconds}s, exit {step.exit_code}): {step.output_tail}"
         )
-    return job.status == "completed" and show_files(client, job.id)
+    return job.status == "completed" and show_files(client, job.id), job.id
 
 
 def show_files(client: Jobyard, job_id: str) -> bool:
@@ -123,7 +138,12 @@ def main() -> int:
     if job.status != status:
         print(f"{time.monotonic() - started:6.2f}s  status: {job.status}")
     print(f"exit code {job.exit_code}, ran {job.duration_seconds}s")
-    agent_ok = run_agent_job(client)
+    agent_ok, agent_job_id = run_agent_job(client, user.api_key)
+    page = f"/dashboard/jobs/{agent_job_id}"
+    print(f"\ndashboard: {BASE_URL}/dashboard/ (sign in with the API key {user.api_key})")
+    print(
+        f"signed in as {user.name}, valid once for 10 minutes: {dashboard_link(user.api_key, page)}"
+    )
     return 0 if job.status == "completed" and agent_ok else 1
 
 

@@ -2,7 +2,9 @@
 # Jobyard's local stack, idempotent: installs and starts whatever is missing, never twice.
 #   scripts/stack.sh infra     Docker engine, RabbitMQ, NATS, MongoDB and S3 stand-ins,
 #                              Python 3.13 + uv + the workspace, the sandbox image
-#   scripts/stack.sh up        infra, then every service as its own process
+#   scripts/stack.sh up        infra, then every service as its own process; SCALE="agent=3
+#                              gateway=2 sandbox-manager=2" runs replicas (gateway i on port
+#                              8080+100*(i-1); each sandbox-manager replica is one more host)
 #   scripts/stack.sh down      stop what `up` started (services and stand-ins)
 #   scripts/stack.sh status    what runs
 # Logs: var/log/<name>.log   pids: var/run/<name>.pid
@@ -107,6 +109,7 @@ PY
 docker_engine() {
   if ! command -v dockerd >/dev/null; then apt_install docker.io; fi
   command -v ssh >/dev/null || apt_install openssh-client  # tests log in to persistent jobs
+  command -v chromium >/dev/null || apt_install chromium fonts-liberation  # dashboard browser tests
   gvisor_runtimes
   if ! docker info >/dev/null 2>&1; then
     say "starting dockerd"
@@ -220,11 +223,41 @@ env_for_services() {
   export JOBYARD_GATEWAY_ADMIN_TOKEN
 }
 
+replicas() { # service: how many SCALE asks for ("agent=3 gateway=2"; 1 when unnamed)
+  local want
+  want=$(tr ' ' '\n' <<<"${SCALE:-}" | sed -n "s/^$1=\([0-9][0-9]*\)$/\1/p" | tail -1)
+  echo "${want:-1}"
+}
+
+declare -A PORT_VAR=([gateway]=JOBYARD_GATEWAY_PORT [scheduler]=JOBYARD_SCHEDULER_HEALTH_PORT
+  [agent]=JOBYARD_AGENT_HEALTH_PORT [sandbox-manager]=JOBYARD_SANDBOX_HEALTH_PORT
+  [file-sync]=JOBYARD_FILESYNC_HEALTH_PORT [notifications]=JOBYARD_NOTIFICATIONS_HEALTH_PORT)
+declare -A PORT=([gateway]=$GATEWAY_PORT [scheduler]=8081 [agent]=8082 [sandbox-manager]=8083
+  [file-sync]=8084 [notifications]=8085)
+
+start_replica() { # service index: replica i listens 100*(i-1) above the defaults; a second
+  # sandbox-manager is a second host (its own host id), and each host has its file-sync
+  local svc=$1 i=$2 name=$1
+  local settings=("${PORT_VAR[$svc]}=$(( PORT[$svc] + 100 * (i - 1) ))")
+  if [ "$i" -gt 1 ]; then
+    name="$svc-$i"
+    case "$svc" in sandbox-manager|file-sync)
+      settings+=("JOBYARD_SANDBOX_HOST_ID=$(hostname | tr -c 'A-Za-z0-9_\n-' -)-$i") ;;
+    esac
+  fi
+  running "$name" && return 0
+  say "starting $name"
+  spawn "$name" env "${settings[@]}" "$ROOT/.venv/bin/jobyard-$svc"
+}
+
 up() {
   infra
   env_for_services
+  local hosts; hosts=$(replicas sandbox-manager)
   for svc in "${SERVICES[@]}"; do
-    running "$svc" || { say "starting $svc"; spawn "$svc" "$ROOT/.venv/bin/jobyard-$svc"; }
+    local n; n=$(replicas "$svc")
+    [ "$svc" = file-sync ] && n=$hosts  # one file-sync per sandbox host
+    for i in $(seq "$n"); do start_replica "$svc" "$i"; done
   done
   for _ in $(seq 150); do
     curl -fsS "http://127.0.0.1:$GATEWAY_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.2
@@ -233,15 +266,23 @@ up() {
   say "Jobyard is up: http://127.0.0.1:$GATEWAY_PORT (logs in var/log/, admin token in var/admin-token)"
 }
 
+started() { # every service and replica `up` started, then the stand-ins
+  local svc pid
+  for svc in "${SERVICES[@]}"; do
+    for pid in "$RUN/$svc.pid" "$RUN/$svc"-[0-9]*.pid; do [ -f "$pid" ] && basename "$pid" .pid; done
+  done
+  echo s3-standin mongo-standin nats | tr ' ' '\n'
+}
+
 down() {
-  for name in "${SERVICES[@]}" s3-standin mongo-standin nats; do
+  for name in $(started); do
     if running "$name"; then say "stopping $name"; kill -TERM -- "-$(cat "$RUN/$name.pid")" 2>/dev/null || kill "$(cat "$RUN/$name.pid")"; fi
     rm -f "$RUN/$name.pid"
   done
 }
 
 status() {
-  for name in "${SERVICES[@]}" mongo-standin s3-standin nats; do
+  for name in $(started); do
     if running "$name"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }

@@ -2,6 +2,7 @@
 the provider): a plan worked through with tools, revised mid-run, a question and a message that
 change what it does, the agent killed mid-command and mid-call, the model failing, a budget."""
 
+import asyncio
 import base64
 import io
 import zipfile
@@ -158,6 +159,9 @@ async def test_a_question_and_a_message_change_what_the_model_does(
         assert waiting["status"] == "waiting_for_input", waiting
         assert waiting["prompt"]["choices"] == ["mean", "median"]
         await wait_until_job(api, job["id"], lambda j: j["paused"] is not None)
+        # Long enough frozen that the unpaid wait outweighs the moments between the sandbox's
+        # start (the session's) and the agent recording the job's start.
+        await asyncio.sleep(2)
         answer = await api.post(f"/v1/jobs/{job['id']}/messages", json={"text": "median"})
         assert answer.status_code == 201
         running = await wait_until_job(

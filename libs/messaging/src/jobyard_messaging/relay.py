@@ -22,6 +22,10 @@ from jobyard_store import Applied, Decide, EventLog, JobRepository
 
 log = get_logger(__name__)
 
+SWEEP_LEASE = timedelta(seconds=60)
+"""Long enough to publish one job's entries; a sweeper that dies holding it delays them this
+long at most."""
+
 
 class OutboxRelay:
     def __init__(
@@ -56,12 +60,20 @@ class OutboxRelay:
         except Exception:
             log.warning("outbox delivery deferred", job_id=applied.job.id, exc_info=True)
 
-    async def sweep_once(self, min_age: timedelta) -> int:
-        """Republish entries older than `min_age`; returns how many were sent."""
+    async def sweep_once(self, min_age: timedelta, limit: int = 100) -> int:
+        """Republish entries older than `min_age`, one leased job at a time (so replicas sweep
+        different jobs); returns how many were sent."""
         sent = 0
         before = datetime.now(UTC) - min_age
-        for job_id, envelopes in await self._jobs.pending_outbox(older_than=before):
+        for _ in range(limit):
+            claimed = await self._jobs.claim_stale_outbox(
+                older_than=before, now=datetime.now(UTC), lease=SWEEP_LEASE
+            )
+            if claimed is None:
+                break
+            job_id, envelopes = claimed
             await self._send(job_id, envelopes)
+            await self._jobs.release_outbox(job_id)
             sent += len(envelopes)
         if sent:
             log.info("outbox swept", messages=sent)

@@ -151,6 +151,11 @@ def action(job_id: str, verb: str) -> Call:
     return Call("POST", f"/v1/jobs/{job_id}/{verb}")
 
 
+def fork(job_id: str, from_seq: int | None) -> Call:
+    params = {} if from_seq is None else {"from_seq": from_seq}
+    return Call("POST", f"/v1/jobs/{job_id}/fork", params=params)
+
+
 def listing(
     status: str | None,
     name: str | None,

@@ -195,6 +195,22 @@ _job_action("resume", "Continue a paused job where it stopped.")
 
 
 @app.command()
+def fork(
+    job_id: JobId,
+    from_seq: Annotated[
+        int | None,
+        typer.Option("--from-seq", min=1, help="The last event it keeps (default: the last)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start a new job where this one was at an event (`GET /v1/jobs/ID/events` lists them): the
+    steps done by then stay done, the workspace holds the files saved by then."""
+    with errors_as_messages():
+        job = client().jobs.fork(job_id, from_seq)
+    emit(job, as_json, lambda: describe(job))
+
+
+@app.command()
 def delete(job_id: JobId, as_json: JsonOption = False) -> None:
     """Delete a job with its logs, container and workspace."""
     with errors_as_messages():

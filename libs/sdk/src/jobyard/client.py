@@ -190,6 +190,11 @@ class Jobs:
         """Continue a paused job where it stopped (or queue the resume until a slot is free)."""
         return Job.model_validate(self._send(rq.action(job_id, "resume")))
 
+    def fork(self, job_id: str, from_seq: int | None = None) -> Job:
+        """A new job that starts where this one was at event `from_seq` (default: its last):
+        the steps done by then stay done, the workspace holds the files saved by then."""
+        return Job.model_validate(self._send(rq.fork(job_id, from_seq)))
+
     def delete(self, job_id: str) -> Deleted:
         """Delete the job, its logs, container and workspace."""
         return Deleted.model_validate(self._send(rq.Call("DELETE", f"/v1/jobs/{job_id}")))
@@ -327,6 +332,9 @@ class AsyncJobs:
 
     async def resume(self, job_id: str) -> Job:
         return Job.model_validate(await self._send(rq.action(job_id, "resume")))
+
+    async def fork(self, job_id: str, from_seq: int | None = None) -> Job:
+        return Job.model_validate(await self._send(rq.fork(job_id, from_seq)))
 
     async def delete(self, job_id: str) -> Deleted:
         return Deleted.model_validate(await self._send(rq.Call("DELETE", f"/v1/jobs/{job_id}")))

@@ -89,11 +89,21 @@ class Message(_Model):
 
 
 class JobInput(_Model):
-    """A file given to a job: it finds it as /workspace/inputs/<name>."""
+    """A file given to a job: it finds it as /workspace/<path> (`inputs/<name>`, or where a
+    fork's restored file was)."""
 
     file_id: str
     name: str
     size: int
+    path: str = ""
+
+
+class ForkOrigin(_Model):
+    """The job and event a fork started from, and the steps it did not run again."""
+
+    job_id: str
+    sequence: int
+    completed_steps: list[int] = []
 
 
 class FileTotals(_Model):
@@ -142,6 +152,7 @@ class Job(_Model):
     summary: str = ""
     inputs: list[JobInput] = []
     files: FileTotals = FileTotals()
+    forked_from: ForkOrigin | None = None
 
     @property
     def finished(self) -> bool:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobyard_contracts import (
     FailureReason,
+    ForkOrigin,
     JobKind,
     JobStatus,
     NetworkPolicy,
@@ -26,6 +27,7 @@ from jobyard_contracts import (
     Planner,
     Resources,
     Runtime,
+    SandboxStart,
     StepStatus,
 )
 from jobyard_store.conversation import ChatMessage, PlannerState, Prompt, TodoItem
@@ -101,6 +103,9 @@ class SandboxContainer(BaseModel):
         default=0, description="Log lines stored before this generation: its lines follow them."
     )
     created_at: datetime | None = None
+    start: SandboxStart | None = Field(
+        default=None, description="Warm (claimed from the host's pool) or cold; set once up."
+    )
     frozen_at: datetime | None = Field(default=None, description="Set while docker-paused.")
     cleaned: bool = Field(default=False, description="Released and its container removed.")
 
@@ -130,14 +135,24 @@ class SshEndpoint(BaseModel):
     username: str
 
 
+INPUTS_FOLDER = "inputs"
+"""Under /workspace: the job's input files, copied there before its first step."""
+
+
 class JobInput(BaseModel):
-    """An uploaded file the job finds under /workspace/inputs/ before its first step."""
+    """An uploaded file the job finds under /workspace/inputs/ before its first step (or, for a
+    fork, a file of the original restored where it was)."""
 
     file_id: str
     name: str
     size: int
     sha256: str
     object_key: str
+    path: str | None = Field(default=None, description="Under /workspace; inputs/<name> if unset.")
+
+    @property
+    def workspace_path(self) -> str:
+        return self.path or f"{INPUTS_FOLDER}/{self.name}"
 
 
 DEFAULT_OUTPUT_EXCLUDES = (
@@ -232,6 +247,7 @@ class JobDocument(BaseModel):
     inputs: list[JobInput] = Field(default_factory=list)
     outputs: OutputRules = Field(default_factory=OutputRules)
     files: OutputsProgress = Field(default_factory=OutputsProgress)
+    forked_from: ForkOrigin | None = None
     correlation_id: str
     version: int = 0
     sequence: int = Field(default=0, description="Sequence number of the job's last event.")

@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from jobyard_contracts import BY_TYPE
+from jobyard_store.indexes import ensure_index
 
 
 class StoredEvent(BaseModel):
@@ -50,7 +51,9 @@ class EventLog:
         self.collection = db["job_events"]
 
     async def ensure_indexes(self) -> None:
-        await self.collection.create_index([("job_id", ASCENDING), ("seq", ASCENDING)], unique=True)
+        # Unique already through `_id` (`<job>:<seq>`); a unique index would only make each
+        # insert check the others (the MongoDB stand-in reads every document to do so).
+        await ensure_index(self.collection, [("job_id", ASCENDING), ("seq", ASCENDING)])
         await self.collection.create_index(
             [("user_id", ASCENDING), ("occurred_at", ASCENDING), ("_id", ASCENDING)]
         )
@@ -72,6 +75,17 @@ class EventLog:
             {"job_id": job_id, "seq": {"$gt": after_seq}}, sort=[("seq", ASCENDING)], limit=limit
         )
         return [StoredEvent.model_validate(doc) async for doc in cursor]
+
+    async def envelopes(self, job_id: str, page: int = 1000) -> list[dict[str, Any]]:
+        """Every kept message of the job, as published, in order."""
+        envelopes: list[dict[str, Any]] = []
+        last = 0
+        while True:
+            entries = await self.after(job_id, last, page)
+            envelopes += [entry.envelope for entry in entries]
+            if len(entries) < page:
+                return envelopes
+            last = entries[-1].seq
 
     async def since(
         self, user_id: str, since: datetime, *, after: StoredEvent | None = None, limit: int = 1000

@@ -12,7 +12,7 @@ import asyncio
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +21,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from jobyard_contracts import Envelope, Payload, envelope_for
 from jobyard_store.documents import JobDocument
+
+OUTBOX_LEASE = "outbox_lease_until"
+"""Kept beside the model's fields (a `change` never writes it): who sweeps the outbox now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,16 +131,26 @@ class JobRepository:
             await asyncio.sleep(random.uniform(0.001, 0.02))
         raise ConcurrentChangeError(f"job {job_id}: too many concurrent changes")
 
-    async def pending_outbox(
-        self, *, older_than: datetime, limit: int = 100
-    ) -> list[tuple[str, list[dict[str, Any]]]]:
-        """Jobs whose outbox holds entries written before `older_than` (left by a crash)."""
-        cursor = self.collection.find(
-            {"outbox": {"$elemMatch": {"added_at": {"$lt": older_than}}}},
+    async def claim_stale_outbox(
+        self, *, older_than: datetime, now: datetime, lease: timedelta
+    ) -> tuple[str, list[dict[str, Any]]] | None:
+        """One job whose outbox holds entries written before `older_than` (left by a crash),
+        leased to the caller until `now + lease`: no other sweeper takes it meanwhile, and a
+        sweeper that dies holding it only delays the entries by the lease."""
+        doc = await self.collection.find_one_and_update(
+            {
+                "outbox": {"$elemMatch": {"added_at": {"$lt": older_than}}},
+                "$or": [{OUTBOX_LEASE: None}, {OUTBOX_LEASE: {"$lt": now}}],
+            },
+            {"$set": {OUTBOX_LEASE: now + lease}},
             projection={"outbox": True},
-            limit=limit,
         )
-        return [(doc["_id"], [e["envelope"] for e in doc["outbox"]]) async for doc in cursor]
+        if doc is None:
+            return None
+        return doc["_id"], [e["envelope"] for e in doc["outbox"]]
+
+    async def release_outbox(self, job_id: str) -> None:
+        await self.collection.update_one({"_id": job_id}, {"$set": {OUTBOX_LEASE: None}})
 
     async def outbox_backlog(self) -> tuple[int, datetime | None]:
         """How many outbox entries wait to be published, over all jobs, and when the oldest was

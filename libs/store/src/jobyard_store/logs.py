@@ -11,6 +11,8 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from jobyard_store.indexes import ensure_index
+
 Stream = Literal["stdout", "stderr"]
 
 
@@ -32,9 +34,8 @@ class LogStore:
         self.collection = db["log_chunks"]
 
     async def ensure_indexes(self) -> None:
-        await self.collection.create_index(
-            [("job_id", ASCENDING), ("first", ASCENDING)], unique=True
-        )
+        # Unique already through `_id` (`<job>:<first>`), as for the event log.
+        await ensure_index(self.collection, [("job_id", ASCENDING), ("first", ASCENDING)])
         await self.collection.create_index([("job_id", ASCENDING), ("last", ASCENDING)])
 
     async def append(self, job_id: str, lines: Sequence[LogLine]) -> None:

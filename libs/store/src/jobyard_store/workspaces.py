@@ -8,11 +8,10 @@ import socket
 from pathlib import Path
 
 from jobyard_contracts import WireNames
+from jobyard_store.documents import INPUTS_FOLDER as INPUTS_FOLDER
 from jobyard_store.documents import JobDocument
 
 WORKSPACE_FOLDER = "workspace"
-INPUTS_FOLDER = "inputs"
-"""Under /workspace: the job's input files, copied there before its first step."""
 
 
 def default_host_id() -> str:

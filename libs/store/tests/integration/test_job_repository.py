@@ -49,18 +49,27 @@ async def test_no_change_writes_nothing(mongo_db):
     assert (await jobs.get(job.id)).version == 1
 
 
-async def test_outbox_entries_left_behind_are_found_and_cleared(mongo_db):
+async def test_outbox_entries_left_behind_are_claimed_by_one_sweeper_at_a_time(mongo_db):
     jobs = JobRepository(mongo_db)
     job = make_job()
     applied = await jobs.create(job, [JobAdmitted(), JobAdmitted()])
-    later = datetime.now(UTC) + timedelta(seconds=1)
-    assert await jobs.pending_outbox(older_than=datetime.now(UTC) - timedelta(hours=1)) == []
-    [(job_id, envelopes)] = await jobs.pending_outbox(older_than=later)
-    assert job_id == job.id
-    assert len(envelopes) == 2
+    now = datetime.now(UTC)
+    later, lease = now + timedelta(seconds=1), timedelta(seconds=30)
+    too_old = now - timedelta(hours=1)
+    assert await jobs.claim_stale_outbox(older_than=too_old, now=now, lease=lease) is None
+    job_id, envelopes = await jobs.claim_stale_outbox(older_than=later, now=now, lease=lease)
+    assert (job_id, len(envelopes)) == (job.id, 2)
+    # Leased: another sweeper finds nothing until the holder releases it or the lease runs out.
+    assert await jobs.claim_stale_outbox(older_than=later, now=now, lease=lease) is None
+    after_lease = now + lease + timedelta(seconds=1)
+    assert await jobs.claim_stale_outbox(older_than=later, now=after_lease, lease=lease)
     await jobs.mark_published(job.id, [str(applied.envelopes[0].id)])
-    [(_, left)] = await jobs.pending_outbox(older_than=later)
+    await jobs.release_outbox(job.id)
+    _, left = await jobs.claim_stale_outbox(older_than=later, now=now, lease=lease)
     assert [e["sequence"] for e in left] == [2]
+    # A change of the job never touches the lease it does not model.
+    await jobs.change(job.id, lambda current: Change(current, [JobAdmitted()]))
+    assert await jobs.claim_stale_outbox(older_than=later, now=now, lease=lease) is None
 
 
 async def test_the_outbox_backlog_counts_every_waiting_entry_and_finds_the_oldest(mongo_db):

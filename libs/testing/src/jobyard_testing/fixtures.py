@@ -6,6 +6,7 @@ that each is there and fail with the command to run if not.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -22,6 +23,7 @@ from jobyard import Jobyard
 from jobyard_settings import InfraSettings
 from jobyard_testing.cleanup import S3_STANDIN, delete_namespace_sync, empty_bucket
 from jobyard_testing.model_server import MODEL_API_KEY, ModelServer, model_server
+from jobyard_testing.replays import replay_every_job
 from jobyard_testing.stack import SERVICES, Stack
 from jobyard_testing.webhook_receiver import webhook_receiver
 
@@ -86,59 +88,75 @@ def docker_available() -> None:
         pytest.fail("Docker engine not running: run `scripts/stack.sh infra` first")
 
 
+def stack_env(
+    infra_env: dict[str, str], model_server: ModelServer, state_dir: Path
+) -> dict[str, str]:
+    """The services' settings in tests: quick retries and small budgets, so that failures and
+    exhausted budgets show within a test; the planner talks to the scripted model server."""
+    return {
+        **infra_env,
+        "JOBYARD_SANDBOX_POLL_SECONDS": "0.5",
+        # The suite reads runc's cgroup files inside sandboxes; gVisor has its own tests.
+        "JOBYARD_SANDBOX_RUNTIME": "runc",
+        "JOBYARD_SANDBOX_HOST_ID": "host-a",
+        "JOBYARD_SANDBOX_STATE_DIR": str(state_dir),
+        "JOBYARD_SANDBOX_DISK_MB": "1024",
+        "JOBYARD_LIMITS_MAX_ACTIVE_JOBS_PER_USER": "8",
+        "JOBYARD_GATEWAY_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        "JOBYARD_LLM_BASE_URL": model_server.base_url,
+        "JOBYARD_LLM_MODEL": "scripted",
+        "JOBYARD_LLM_API_KEY": MODEL_API_KEY,
+        "JOBYARD_LLM_TIMEOUT_SECONDS": "8",
+        "JOBYARD_LLM_ATTEMPTS": "3",
+        "JOBYARD_LLM_BACKOFF_SECONDS": "0.2",
+        "JOBYARD_LLM_BACKOFF_MAX_SECONDS": "1",
+        "JOBYARD_LLM_MAX_MODEL_CALLS": "12",
+        "JOBYARD_LLM_MAX_COMMANDS_PER_STEP": "4",
+        "JOBYARD_FILESYNC_SETTLE_SECONDS": "0.5",
+        "JOBYARD_FILESYNC_RESCAN_SECONDS": "3",
+        # Webhook receivers of the tests listen on loopback; retries within a test's time.
+        "JOBYARD_WEBHOOKS_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
+        "JOBYARD_NOTIFICATIONS_RETRY_SCHEDULE": "[0.5, 1, 2, 4, 8, 16]",
+        "JOBYARD_NOTIFICATIONS_TIMEOUT_SECONDS": "2",
+        "JOBYARD_NOTIFICATIONS_POLL_SECONDS": "0.5",  # new deliveries wake it at once
+        "JOBYARD_LIVE_SEND_TIMEOUT_SECONDS": "2",  # a client that stops reading, found soon
+    }
+
+
 @pytest.fixture(scope="session")
 def stack(
     infra_env: dict[str, str],
+    infra: InfraSettings,
     docker_available: None,
     model_server: ModelServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    """Every service as its own process, started once per test session; the agent's planner
-    talks to the scripted model server (quick retries and small budgets, so that failures
-    and exhausted budgets show within a test)."""
+    """Every service as its own process (settings: `stack_env`), started once per test
+    session; it ends by replaying every job it ran."""
     log_dir = Path(os.environ.get("JOBYARD_TEST_LOGS", tmp_path_factory.mktemp("stack-logs")))
     log_dir.mkdir(parents=True, exist_ok=True)
-    state_dir = tmp_path_factory.mktemp("sandbox-state")
     stack = Stack(
         namespace=infra_env["JOBYARD_NAMESPACE"],
-        env={
-            **infra_env,
-            "JOBYARD_SANDBOX_POLL_SECONDS": "0.5",
-            # The suite reads runc's cgroup files inside sandboxes; gVisor has its own tests.
-            "JOBYARD_SANDBOX_RUNTIME": "runc",
-            "JOBYARD_SANDBOX_HOST_ID": "host-a",
-            "JOBYARD_SANDBOX_STATE_DIR": str(state_dir),
-            "JOBYARD_SANDBOX_DISK_MB": "1024",
-            "JOBYARD_LIMITS_MAX_ACTIVE_JOBS_PER_USER": "8",
-            "JOBYARD_GATEWAY_ADMIN_TOKEN": secrets.token_urlsafe(24),
-            "JOBYARD_LLM_BASE_URL": model_server.base_url,
-            "JOBYARD_LLM_MODEL": "scripted",
-            "JOBYARD_LLM_API_KEY": MODEL_API_KEY,
-            "JOBYARD_LLM_TIMEOUT_SECONDS": "8",
-            "JOBYARD_LLM_ATTEMPTS": "3",
-            "JOBYARD_LLM_BACKOFF_SECONDS": "0.2",
-            "JOBYARD_LLM_BACKOFF_MAX_SECONDS": "1",
-            "JOBYARD_LLM_MAX_MODEL_CALLS": "12",
-            "JOBYARD_LLM_MAX_COMMANDS_PER_STEP": "4",
-            "JOBYARD_FILESYNC_SETTLE_SECONDS": "0.5",
-            "JOBYARD_FILESYNC_RESCAN_SECONDS": "3",
-            # Webhook receivers of the tests listen on loopback; retries within a test's time.
-            "JOBYARD_WEBHOOKS_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
-            "JOBYARD_NOTIFICATIONS_RETRY_SCHEDULE": "[0.5, 1, 2, 4, 8, 16]",
-            "JOBYARD_NOTIFICATIONS_TIMEOUT_SECONDS": "2",
-            "JOBYARD_NOTIFICATIONS_POLL_SECONDS": "0.5",  # new deliveries wake it at once
-            "JOBYARD_LIVE_SEND_TIMEOUT_SECONDS": "2",  # a client that stops reading, found soon
-        },
+        env=stack_env(infra_env, model_server, tmp_path_factory.mktemp("sandbox-state")),
         log_dir=log_dir,
     )
     try:
         for service in SERVICES:
             stack.start(service)
         yield stack
+        _check_replays(infra)
     finally:
         stack.stop_all()
         _remove_containers(stack.namespace)
         _unmount_disks(tmp_path_factory.getbasetemp())
+
+
+def _check_replays(infra: InfraSettings) -> None:
+    """Every job of the session, re-folded from its history, agrees with its document."""
+    found = asyncio.run(replay_every_job(infra))
+    if found:
+        lines = [f"{job_id}: {'; '.join(diff)}" for job_id, diff in sorted(found.items())]
+        pytest.fail("history and document disagree:\n" + "\n".join(lines), pytrace=False)
 
 
 def _unmount_disks(state_dir: Path) -> None:

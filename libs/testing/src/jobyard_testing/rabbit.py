@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from typing import Any
 
 import aio_pika
+
+from jobyard_messaging.history import retained_messages
 
 
 async def queue_depth(url: str, queue: str) -> int:
@@ -21,22 +20,22 @@ async def queue_depth(url: str, queue: str) -> int:
 async def read_history(
     url: str, stream: str, job_id: str, expected: int, timeout: float = 20
 ) -> list[dict[str, Any]]:
-    """The job's messages in the retained stream, read from its first offset."""
+    """The job's messages in the retained stream, read from its first offset until `expected`
+    of them came (or none came for `timeout` seconds)."""
+
+    def of_job(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [m for m in found if m.get("job_id") == job_id]
+
     connection = await aio_pika.connect(url)
-    found: list[dict[str, Any]] = []
     async with connection:
-        channel = await connection.channel()
-        await channel.set_qos(prefetch_count=100)
-        queue = await channel.declare_queue(stream, passive=True)
-        deadline = time.monotonic() + timeout
-        async with queue.iterator(arguments={"x-stream-offset": "first"}) as messages:
-            while len(found) < expected and time.monotonic() < deadline:
-                try:
-                    message = await asyncio.wait_for(messages.__anext__(), timeout=1)
-                except TimeoutError:
-                    continue
-                await message.ack()
-                body = json.loads(message.body)
-                if body.get("job_id") == job_id:
-                    found.append(body)
-    return found
+        found = await retained_messages(
+            connection, stream, quiet_seconds=timeout, enough=lambda f: len(of_job(f)) >= expected
+        )
+    return of_job(found)
+
+
+async def stream_messages(url: str, stream: str) -> list[dict[str, Any]]:
+    """Everything the retained stream holds now."""
+    connection = await aio_pika.connect(url)
+    async with connection:
+        return await retained_messages(connection, stream)

@@ -44,7 +44,12 @@ class Stack:
         return f"http://127.0.0.1:{self.ports['gateway']}"
 
     def start(
-        self, service: str, *, instance: str | None = None, env: dict[str, str] | None = None
+        self,
+        service: str,
+        *,
+        instance: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 60.0,
     ) -> None:
         """Start a service; `instance` names another copy of it (e.g. a second sandbox host)
         with its own `env` on top of the stack's."""
@@ -60,7 +65,7 @@ class Stack:
         self.processes[name] = subprocess.Popen(
             [bin_path(f"jobyard-{service}")], env=environment, stdout=log, stderr=subprocess.STDOUT
         )
-        self.wait_healthy(name)
+        self.wait_healthy(name, timeout)
 
     def wait_healthy(self, service: str, timeout: float = 60.0) -> None:
         url = f"http://127.0.0.1:{self.ports[service]}{HEALTH_PATH.get(service, '/healthz')}"

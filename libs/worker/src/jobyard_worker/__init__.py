@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
+from aiormq.exceptions import AMQPConnectionError
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 from nats.aio.client import Client as NatsClient
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from jobyard_contracts import Envelope, Payload
 from jobyard_livestream import LiveStream
@@ -33,6 +35,8 @@ from jobyard_store import (
 )
 from jobyard_worker.dead_letters import DeadLetterKeeper
 from jobyard_worker.handling import HandlingObserver
+
+BROKER_WAIT_SECONDS = 120.0
 
 BackgroundTask = Callable[[], Awaitable[None]]
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[None]])
@@ -168,7 +172,7 @@ class Worker:
         await ensure_indexes(self.db)
         for task in self._on_start:
             await task()
-        await self.broker.connect()
+        await self._connect_broker()
         await self.topology.declare_support(self.broker)
         try:
             await self._nats.connect(
@@ -176,6 +180,20 @@ class Worker:
             )
         except Exception:
             self.log.warning("nats unavailable; live streams disabled", exc_info=True)
+
+    async def _connect_broker(self) -> None:
+        """RabbitMQ may be restarting while this service starts: wait for it rather than exit
+        (for a while; past that the service fails to start, and its supervisor restarts it)."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((AMQPConnectionError, ConnectionError)),
+            wait=wait_fixed(1),
+            stop=stop_after_delay(BROKER_WAIT_SECONDS),
+            before_sleep=lambda _: self.log.warning("RabbitMQ unreachable; retrying"),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self.broker.connect()
 
     async def _after_startup(self) -> None:
         self._tasks = [asyncio.create_task(self._guard(task)) for task in self._background]

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from jobyard_contracts import Envelope, JobAdmitted
+from jobyard_messaging import EnvelopePublisher, OutboxRelay
 from jobyard_settings import InfraSettings
 from jobyard_store import DeadLetters
 from jobyard_testing.cleanup import delete_namespace
@@ -83,3 +84,22 @@ async def test_an_event_stored_but_never_published_is_swept_out(worker):
     assert await wait_until(lambda: len(worker.received) == 1)
     assert worker.received[0].id == applied.envelopes[0].id
     assert await worker.relay.sweep_once(min_age=timedelta(0)) == 0
+
+
+async def test_two_sweepers_never_publish_one_entry_at_the_same_time(worker):
+    applied = [await worker.jobs.create(make_job(), [JobAdmitted()]) for _ in range(20)]
+    other = OutboxRelay(
+        EnvelopePublisher(worker.broker, worker.topology),
+        worker.jobs,
+        worker.events,
+        None,
+        worker.names,
+    )
+    sent = await asyncio.gather(
+        worker.relay.sweep_once(min_age=timedelta(0)), other.sweep_once(min_age=timedelta(0))
+    )
+    assert sum(sent) == 20
+    assert await wait_until(lambda: len(worker.received) == 20)
+    assert sorted(str(m.id) for m in worker.received) == sorted(
+        str(a.envelopes[0].id) for a in applied
+    )

@@ -82,3 +82,28 @@ def test_exit_before_start_was_recorded_still_finishes_the_step():
     change = exited(start_plan(make_job()).job, code=0)
     assert change.job.status is JobStatus.COMPLETED
     assert change.job.started_at is not None
+
+
+def test_a_fork_starts_at_its_first_step_not_done_and_only_once():
+    job = make_job(steps=3)
+    job = job.with_step(0, status=StepStatus.COMPLETED, exit_code=0)
+    change = start_plan(job)
+    assert [s.status for s in change.job.steps] == [
+        StepStatus.COMPLETED,
+        StepStatus.DISPATCHED,
+        StepStatus.PENDING,
+    ]
+    assert change.events[1].step_index == 1
+    assert start_plan(change.job) is None
+
+
+def test_a_step_whose_end_comes_before_its_start_still_starts_the_job_in_its_history():
+    job = start_plan(make_job(steps=2)).job
+    change = exited(job)  # the sandbox's `started` not handled yet
+    assert change.job.status is JobStatus.RUNNING
+    assert change.job.started_at is not None
+    assert [type(e) for e in change.events][:2] == [JobStarted, StepFinished]
+    assert (
+        record_step_started(change.job, SandboxStarted(step_index=0, host="h", container="c"))
+        is None
+    )

@@ -180,7 +180,7 @@ def test_each_step_shows_the_files_it_produced_and_the_job_its_inputs_and_totals
         "kind": FileKind.OUTPUT,
     }
     assert [i.model_dump() for i in view.inputs] == [
-        {"file_id": "file-1", "name": "data.csv", "size": 7}
+        {"file_id": "file-1", "name": "data.csv", "size": 7, "path": "inputs/data.csv"}
     ]
     assert (view.files.count, view.files.bytes) == (3, 21)
     assert JobView.of(job, []).plan[0].files == []

@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -15,9 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from jobyard_ops.dead_letters import DeadLetterDesk, dead_letter_desk
-from jobyard_ops.history import Span, UnknownQueueError, history_desk
+from jobyard_ops.history import Span, UnknownJobError, UnknownQueueError, history_desk
 from jobyard_settings import InfraSettings
 from jobyard_store import DeadLetter
+from jobyard_store.forks import ForkRefusedError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True)
 dlq = typer.Typer(help="Dead-lettered messages: list, requeue, drop.", no_args_is_help=True)
@@ -86,6 +88,53 @@ def history(
         )
     console.print(table)
     console.print(f"{len(envelopes)} message(s), read from the {source}")
+
+
+@app.command()
+def replay(
+    job: Annotated[str, typer.Argument(help="The job's id.")],
+    to_seq: ToSeq = None,
+) -> None:
+    """Re-fold a job's history into its state with the domain's rules and compare it with the
+    stored document; exits 1 when they disagree. With --to-seq: the state at that event."""
+    replayed = _with(history_desk, lambda desk: desk.replay(job, to_seq))
+    typer.echo(
+        json.dumps(
+            {
+                "source": replayed.source,
+                "messages": replayed.messages,
+                "state": asdict(replayed.facts),
+                "differences": replayed.differences,
+            },
+            default=str,
+        )
+    )
+    if replayed.differences:
+        raise typer.Exit(1)
+
+
+@app.command()
+def fork(
+    job: Annotated[str, typer.Argument(help="The job's id (any user's).")],
+    from_seq: Annotated[
+        int | None, typer.Option("--from-seq", min=1, help="The last event it keeps.")
+    ] = None,
+) -> None:
+    """Fork a job from one of its events, for its owner, as `POST /v1/jobs/{id}/fork` does."""
+    try:
+        forked = _with(history_desk, lambda desk: desk.fork(job, from_seq))
+    except UnknownJobError as exc:
+        raise typer.BadParameter(str(exc), param_hint="JOB") from exc
+    except ForkRefusedError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--from-seq") from exc
+    typer.echo(
+        json.dumps(
+            {
+                "job_id": forked.id,
+                "forked_from": forked.forked_from.model_dump() if forked.forked_from else None,
+            }
+        )
+    )
 
 
 @app.command()

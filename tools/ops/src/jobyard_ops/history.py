@@ -5,7 +5,6 @@ id (consumers are idempotent: what one already applied changes nothing)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,15 +17,19 @@ from aio_pika.abc import AbstractRobustConnection
 from aiormq.exceptions import ChannelNotFoundEntity
 
 from jobyard_contracts import WireNames
+from jobyard_messaging.history import retained_messages
 from jobyard_settings import InfraSettings
-from jobyard_store import EventLog, connect
-
-PAGE = 1000
-STREAM_QUIET_SECONDS = 2.0
-"""The history stream has no end marker: reading stops after this long without a message."""
+from jobyard_store import EventLog, JobDocument, JobRepository, connect
+from jobyard_store.files import FileRepository
+from jobyard_store.forks import fork_job, restored_files
+from jobyard_store.replay import JobFacts, differences, fold, observe
 
 
 class UnknownQueueError(Exception):
+    pass
+
+
+class UnknownJobError(Exception):
     pass
 
 
@@ -56,22 +59,61 @@ def queue_name(names: WireNames, consumer: str) -> str:
     return consumer if consumer.startswith(prefix) else prefix + consumer
 
 
+@dataclass(frozen=True)
+class Replayed:
+    """A job's history re-folded (up to a sequence), and where its document says otherwise
+    (nothing to compare once the job was purged, or when folded only part way)."""
+
+    source: str
+    messages: int
+    facts: JobFacts
+    differences: list[str] | None
+
+
 class HistoryDesk:
     def __init__(
-        self, events: EventLog, rabbit: AbstractRobustConnection, names: WireNames
+        self,
+        jobs: JobRepository,
+        events: EventLog,
+        files: FileRepository,
+        rabbit: AbstractRobustConnection,
+        names: WireNames,
     ) -> None:
+        self._jobs = jobs
         self._events = events
+        self._files = files
         self._rabbit = rabbit
         self._names = names
 
     async def history(self, job_id: str, span: Span = Span()) -> tuple[str, list[dict[str, Any]]]:
         """The job's messages in sequence order, and where they were read (`events` or
         `stream`)."""
-        stored = await self._stored(job_id)
+        stored = await self._events.envelopes(job_id)
         source, envelopes = (
             ("events", stored) if stored else ("stream", await self._streamed(job_id))
         )
         return source, [e for e in envelopes if span.holds(e)]
+
+    async def replay(self, job_id: str, up_to: int | None = None) -> Replayed:
+        source, envelopes = await self.history(job_id)
+        facts = fold(envelopes, up_to)
+        job = await self._jobs.get(job_id)
+        last = envelopes[-1]["sequence"] if envelopes else 0
+        whole = up_to is None or up_to >= last
+        compared = differences(facts, observe(job)) if job is not None and whole else None
+        return Replayed(source, len(envelopes), facts, compared)
+
+    async def fork(self, job_id: str, from_seq: int | None) -> JobDocument:
+        """Fork any user's job, with the rules users' forks follow (`jobyard_store.forks`); the
+        new job is stored with its announcement, which the next outbox sweep publishes."""
+        original = await self._jobs.get(job_id)
+        if original is None:
+            raise UnknownJobError(f"no job {job_id} (a purged job has no files to restore)")
+        history = await self._events.envelopes(job_id)
+        at = from_seq if from_seq is not None else (history[-1]["sequence"] if history else 0)
+        restored = await restored_files(self._files, original.user_id, history, at)
+        job, submitted = fork_job(original, history, at, restored)
+        return (await self._jobs.create(job, [submitted])).job
 
     async def redeliver(self, job_id: str, consumer: str, span: Span) -> int:
         """Publish the job's messages in `span` to one consumer's queue; how many were sent."""
@@ -97,35 +139,12 @@ class HistoryDesk:
                 await channel.default_exchange.publish(message, routing_key=queue)
         return len(envelopes)
 
-    async def _stored(self, job_id: str) -> list[dict[str, Any]]:
-        envelopes: list[dict[str, Any]] = []
-        last = 0
-        while True:
-            page = await self._events.after(job_id, last, PAGE)
-            envelopes += [entry.envelope for entry in page]
-            if len(page) < PAGE:
-                return envelopes
-            last = page[-1].seq
-
     async def _streamed(self, job_id: str) -> list[dict[str, Any]]:
-        found: dict[int, dict[str, Any]] = {}
-        channel = await self._rabbit.channel()
-        async with channel:
-            await channel.set_qos(prefetch_count=500)
-            stream = await channel.declare_queue(self._names.history_stream, passive=True)
-            async with stream.iterator(arguments={"x-stream-offset": "first"}) as messages:
-                while True:
-                    try:
-                        message = await asyncio.wait_for(anext(messages), STREAM_QUIET_SECONDS)
-                    except TimeoutError:
-                        break
-                    await message.ack()
-                    try:
-                        body = json.loads(message.body)
-                    except ValueError:
-                        continue  # not ours to read
-                    if isinstance(body, dict) and body.get("job_id") == job_id:
-                        found[int(body["sequence"])] = body  # a republished one counts once
+        found = {  # a message published twice counts once
+            int(m["sequence"]): m
+            for m in await retained_messages(self._rabbit, self._names.history_stream)
+            if m.get("job_id") == job_id
+        }
         return [found[seq] for seq in sorted(found)]
 
 
@@ -134,7 +153,7 @@ async def history_desk(infra: InfraSettings) -> AsyncIterator[HistoryDesk]:
     mongo, db = connect(infra)
     rabbit = await aio_pika.connect_robust(infra.rabbitmq_url)
     try:
-        yield HistoryDesk(EventLog(db), rabbit, infra.names)
+        yield HistoryDesk(JobRepository(db), EventLog(db), FileRepository(db), rabbit, infra.names)
     finally:
         await rabbit.close()
         await mongo.close()

@@ -4,11 +4,23 @@ the job's log is gone, and redelivered (all of it, or a span) to one named consu
 
 import asyncio
 import json
+from datetime import UTC, datetime
 
 import pytest
 
-from jobyard_contracts import Envelope, JobAdmitted, JobStarted, StepStarted
+from jobyard_contracts import (
+    Envelope,
+    JobAdmitted,
+    JobStarted,
+    JobStatus,
+    JobSubmitted,
+    StepFinished,
+    StepSpec,
+    StepStarted,
+    StepStatus,
+)
 from jobyard_settings import InfraSettings
+from jobyard_store import Change
 from jobyard_testing.cleanup import delete_namespace
 from jobyard_testing.factories import make_job
 from jobyard_testing.fixtures import unique_namespace
@@ -79,3 +91,66 @@ async def test_redelivery_sends_the_same_messages_to_the_named_consumer_only(wor
     unknown = run_ops(worker, "redeliver", applied.job.id, "--to", "nobody.here")
     assert unknown.returncode == 2
     assert "no queue" in unknown.stderr
+
+
+async def test_replay_folds_the_history_and_names_what_the_document_says_otherwise(worker, run_ops):
+    job = make_job(steps=2)
+    submitted = JobSubmitted(
+        name=job.name,
+        kind=job.kind,
+        image=job.image,
+        resources=job.resources,
+        steps=tuple(StepSpec(index=s.index, title=s.title, script=s.script) for s in job.steps),
+    )
+    applied = await worker.jobs.create(job, [submitted])
+    await worker.relay.deliver(applied)
+    agreed = run_ops(worker, "replay", job.id)
+    assert agreed.returncode == 0, agreed.stdout + agreed.stderr
+    assert json.loads(agreed.stdout)["differences"] == []
+
+    # A rule that changes the state without announcing it: the replayer finds it.
+    running = {"status": JobStatus.RUNNING, "started_at": datetime.now(UTC)}
+    started = await worker.jobs.change(
+        job.id, lambda j: Change(j.model_copy(update=running), [JobStarted()])
+    )
+    await worker.relay.deliver(started)
+    await worker.jobs.change(job.id, lambda j: Change(j.model_copy(update={"host": "host-z"})))
+    found = run_ops(worker, "replay", job.id)
+    assert found.returncode == 1, found.stdout + found.stderr
+    report = json.loads(found.stdout)
+    assert report["differences"] == ["host: history says None, document says 'host-z'"]
+    assert report["state"]["status"] == "running"
+    assert report["messages"] == 2
+
+    at_first = json.loads(run_ops(worker, "replay", job.id, "--to-seq", "1").stdout)
+    assert (at_first["state"]["status"], at_first["differences"]) == ("pending", None)
+
+
+async def test_an_operator_forks_any_users_job_from_an_event(worker, run_ops):
+    job = make_job(steps=2)
+    submitted = JobSubmitted(
+        name=job.name,
+        kind=job.kind,
+        image=job.image,
+        resources=job.resources,
+        steps=tuple(StepSpec(index=s.index, title=s.title, script=s.script) for s in job.steps),
+    )
+    done = StepFinished(step_index=0, succeeded=True, exit_code=0)
+    applied = await worker.jobs.create(job, [submitted, JobStarted(), done])
+    await worker.relay.deliver(applied)
+
+    forked = run_ops(worker, "fork", job.id, "--from-seq", "3")
+    assert forked.returncode == 0, forked.stdout + forked.stderr
+    answer = json.loads(forked.stdout)
+    assert answer["forked_from"] == {"job_id": job.id, "sequence": 3, "completed_steps": [0]}
+    fork = await worker.jobs.get(answer["job_id"])
+    assert (fork.user_id, [s.status for s in fork.steps]) == (
+        job.user_id,
+        [StepStatus.COMPLETED, StepStatus.PENDING],
+    )
+    assert fork.status is JobStatus.PENDING
+
+    refused = run_ops(worker, "fork", job.id, "--from-seq", "9")
+    assert refused.returncode == 2
+    assert "must be between 1 and 3" in refused.stderr
+    assert run_ops(worker, "fork", "job_nope").returncode == 2

@@ -8,6 +8,7 @@ redelivery: a duplicate or stale message finds the step past the state it expect
 from __future__ import annotations
 
 import shlex
+from datetime import datetime
 
 from jobyard_agent.domain import prompts
 from jobyard_agent.domain.outcomes import completed, dispatched, failed, now
@@ -37,14 +38,18 @@ def plan_announced(job: JobDocument) -> PlanUpdated:
 
 
 def start_plan(job: JobDocument) -> Change | None:
-    """On admission: an agent job announces its plan; then the first step goes, once."""
-    if job.status.is_terminal or job.step(0).status is not StepStatus.PENDING:
+    """On admission: an agent job announces its plan; then its first step to run goes, once
+    (a fork's steps done before it are not run again)."""
+    if job.status is not JobStatus.PENDING or any(s.status in _UNDER_WAY for s in job.steps):
+        return None
+    first = next((s for s in job.steps if s.status is StepStatus.PENDING), None)
+    if first is None:
         return None
     events: list[Payload] = []
     if job.kind is JobKind.AGENT:
         job = job.model_copy(update={"status": JobStatus.PLANNING})
         events.append(plan_announced(job))
-    job, step_events = _begin_step(job, 0)
+    job, step_events = _begin_step(job, first.index)
     return Change(job, events + step_events)
 
 
@@ -83,13 +88,19 @@ def record_step_started(job: JobDocument, fact: SandboxStarted) -> Change | None
         return None
     at = now()
     job = job.with_step(fact.step_index, status=StepStatus.RUNNING, started_at=at)
-    events: list[Payload] = [StepStarted(step_index=fact.step_index, title=step.title)]
+    job, starting = _start_job(job, at)
+    return Change(job, [*starting, StepStarted(step_index=fact.step_index, title=step.title)])
+
+
+def _start_job(job: JobDocument, at: datetime) -> tuple[JobDocument, list[Payload]]:
+    """A step process of the job ran: the job is running from then on, announced once (also
+    when a step's end is handled before its start)."""
     if job.started_at is not None:
-        return Change(job, events)
+        return job, []
     update: dict[str, object] = {"started_at": at}
     if job.status in (JobStatus.PENDING, JobStatus.PLANNING):
         update["status"] = JobStatus.RUNNING
-    return Change(job.model_copy(update=update), [JobStarted(), *events])
+    return job.model_copy(update=update), [JobStarted()]
 
 
 def finish_step(
@@ -113,7 +124,7 @@ def finish_step(
         stderr_tail="" if succeeded else fact.stderr_tail,
         output_tail=fact.output_tail,
     )
-    job = job.model_copy(update={"started_at": job.started_at or at})
+    job, starting = _start_job(job, at)
     finished = StepFinished(
         step_index=fact.step_index,
         succeeded=succeeded,
@@ -122,7 +133,7 @@ def finish_step(
         message=fact.message,
         output_tail=fact.output_tail,
     )
-    return job, [finished], succeeded
+    return job, [*starting, finished], succeeded
 
 
 def record_step_exited(job: JobDocument, fact: SandboxExited) -> Change | None:

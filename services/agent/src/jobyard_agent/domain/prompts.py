@@ -24,7 +24,12 @@ def ask(job: JobDocument, prompt: Prompt) -> tuple[JobDocument, list[Payload]]:
         }
     )
     events: list[Payload] = [
-        InputRequested(prompt_id=prompt.id, question=prompt.question, choices=tuple(prompt.choices))
+        InputRequested(
+            prompt_id=prompt.id,
+            question=prompt.question,
+            choices=tuple(prompt.choices),
+            step_index=prompt.step_index,
+        )
     ]
     if job.container is not None and job.container.state is ContainerState.UP:
         events.append(PauseSandbox(host=job.container.host, reason=PauseReason.INPUT))

@@ -22,7 +22,7 @@ from jobyard_contracts import FileKind, FileReady, FileRejected, FileStatus, Out
 from jobyard_store import Change, JobDocument
 from jobyard_store.documents import DEFAULT_OUTPUT_EXCLUDES
 from jobyard_store.files import FileRecord, FileVersion, SourceStat, output_file_id
-from jobyard_store.workspaces import INPUTS_FOLDER, input_mtime_ns
+from jobyard_store.workspaces import input_mtime_ns
 
 STATEFUL_CLOCK_SLACK = timedelta(seconds=2)
 """Files of a stateful workspace changed this long before admission still count (clocks of
@@ -67,11 +67,11 @@ def is_output(job: JobDocument, stat: FileStat) -> bool:
 
 
 def _is_copied_input(job: JobDocument, stat: FileStat) -> bool:
-    folder, _, name = stat.path.partition("/")
-    if folder != INPUTS_FOLDER:
-        return False
+    """An input (or a fork's restored file) as the host copied it in, unchanged."""
     return any(
-        i.name == name and i.size == stat.size and stat.mtime_ns == input_mtime_ns(job)
+        i.workspace_path == stat.path
+        and i.size == stat.size
+        and stat.mtime_ns == input_mtime_ns(job)
         for i in job.inputs
     )
 

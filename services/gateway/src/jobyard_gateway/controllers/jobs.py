@@ -76,6 +76,17 @@ async def settled(
     )
 
 
+async def ensure_room_for_a_job(jobs: JobRepository, user: User, limits: JobLimits) -> None:
+    """A user has at most so many pending or running jobs: one more is a 429 saying so."""
+    query = {"user_id": user.id, "deleted_at": None, "status": {"$in": list(ACTIVE_STATUSES)}}
+    active = await jobs.count(query)
+    if active >= limits.max_active_jobs_per_user:
+        raise QuotaExceededException(
+            f"you have {active} pending or running jobs, the most allowed is "
+            f"{limits.max_active_jobs_per_user}; wait for some to finish or stop them"
+        )
+
+
 async def job_views(files: FileRepository, user: User, jobs: list[JobDocument]) -> list[JobView]:
     """The caller's jobs with each step's files, read in one query for all of them."""
     if not jobs:
@@ -119,18 +130,7 @@ class JobController(Controller):
         problems |= input_problems
         if problems:
             raise invalid_fields(problems)
-        active = await jobs.count(
-            {
-                "user_id": request.user.id,
-                "deleted_at": None,
-                "status": {"$in": list(ACTIVE_STATUSES)},
-            }
-        )
-        if active >= limits.max_active_jobs_per_user:
-            raise QuotaExceededException(
-                f"you have {active} pending or running jobs, the most allowed is "
-                f"{limits.max_active_jobs_per_user}; wait for some to finish or stop them"
-            )
+        await ensure_room_for_a_job(jobs, request.user, limits)
         job, submitted = plan_job(data, request.user.id, inputs)
         if job.chat_id is not None:
             try:

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from jobyard_contracts import (
     FailureReason,
     FileKind,
+    ForkOrigin,
     JobKind,
     JobStatus,
     NetworkPolicy,
     PauseReason,
     Planner,
     Runtime,
+    SandboxStart,
     StepStatus,
 )
 from jobyard_store import ChatMessage, JobDocument, LogLine, Prompt, SshEndpoint, StepState
@@ -149,16 +151,19 @@ class SandboxView(BaseModel):
     runtime: Runtime
     state: str
     generation: int
+    start: SandboxStart | None
+    """`warm`: a sandbox its host had started in advance; `cold`: created for this job."""
     session: int | None
     session_used_seconds: float | None
 
 
 class JobInputView(BaseModel):
-    """A file given to the job: it finds it as /workspace/inputs/<name>."""
+    """A file given to the job: it finds it as /workspace/<path> before its first step."""
 
     file_id: str
     name: str
     size: int
+    path: str = Field(description="`inputs/<name>`, or where a fork's restored file was.")
 
 
 class JobFilesView(BaseModel):
@@ -208,6 +213,9 @@ class JobView(BaseModel):
     summary: str
     inputs: list[JobInputView]
     files: JobFilesView
+    forked_from: ForkOrigin | None = Field(
+        default=None, description="The job and event this one was forked from."
+    )
 
     @classmethod
     def of(cls, job: JobDocument, files: list[FileRecord]) -> JobView:
@@ -255,6 +263,7 @@ class JobView(BaseModel):
                 runtime=container.runtime,
                 state=container.state,
                 generation=container.generation,
+                start=container.start,
                 session=job.session.number if job.session else None,
                 session_used_seconds=round(job.session_used_seconds(now), 3)
                 if job.session
@@ -272,8 +281,12 @@ class JobView(BaseModel):
             prompt=PromptView.of(job.prompt) if job.prompt else None,
             messages=[MessageView.of(m) for m in job.messages[-MESSAGES_SHOWN:]],
             summary=job.summary,
-            inputs=[JobInputView(file_id=i.file_id, name=i.name, size=i.size) for i in job.inputs],
+            inputs=[
+                JobInputView(file_id=i.file_id, name=i.name, size=i.size, path=i.workspace_path)
+                for i in job.inputs
+            ],
             files=JobFilesView(count=job.files.files, bytes=job.files.bytes),
+            forked_from=job.forked_from,
         )
 
 
