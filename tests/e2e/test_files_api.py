@@ -274,7 +274,12 @@ async def test_the_library_filters_by_text_kind_and_job_newest_first(stack: Stac
             outputs={"exclude": ["**/*.tmp"]},
         )
         assert job["inputs"] == [
-            {"file_id": given["id"], "name": "samples.csv", "size": 21, "path": "inputs/samples.csv"}
+            {
+                "file_id": given["id"],
+                "name": "samples.csv",
+                "size": 21,
+                "path": "inputs/samples.csv",
+            }
         ]
         done = await wait_for_status(api, job["id"])
         assert done["status"] == "completed", done
