@@ -5,9 +5,7 @@ notifications and gateways, two sandbox hosts, jobs from 10 users sent through b
 second host's manager and file-sync come back, as a host does; the others stay dead), and
 later RabbitMQ itself is restarted. Every submission accepted is one job in MongoDB, every job
 ends `completed` with its output, and no message was ever published twice with different
-content. (Slots per user are not checked here yet: two scheduler replicas admitting the same
-job at once share its slot, and one that then finds no host releases it while the other has
-admitted the job; see the operations issue.)"""
+content, and no user ever had more jobs admitted at once than the scheduler's slots."""
 
 from __future__ import annotations
 
@@ -36,6 +34,7 @@ JOBS_PER_USER = int(os.environ.get("JOBYARD_SCALE_JOBS_PER_USER", "6"))
 HOST_C = "host-c"
 KILLED_AFTER = USERS * JOBS_PER_USER * 3 // 10  # submissions
 BROKER_RESTARTED_AFTER = USERS * JOBS_PER_USER * 6 // 10
+SLOTS_PER_USER = 3  # the scheduler's default
 STATELESS = ("scheduler-2", "agent-2", "notifications-2", "gateway-2")
 
 
@@ -115,6 +114,23 @@ async def kill_one_of_each(stack: Stack, midway: asyncio.Event) -> None:
         await asyncio.to_thread(stack.start, service, instance=name, timeout=180)
 
 
+def most_admitted_at_once(jobs: list[dict[str, Any]]) -> dict[str, int]:
+    """Per user, the most jobs admitted and not yet finished at one moment (a slot is taken at
+    admission and freed only once the job's end was stored, so intervals of one slot never
+    overlap)."""
+    moments: defaultdict[str, list[tuple[Any, int]]] = defaultdict(list)
+    for job in jobs:
+        moments[job["user_id"]] += [(job["admitted_at"], 1), (job["finished_at"], -1)]
+    busiest: dict[str, int] = {}
+    for user, changes in moments.items():
+        now = most = 0
+        for _, change in sorted(changes):  # at the same moment an end sorts before a start
+            now += change
+            most = max(most, now)
+        busiest[user] = most
+    return busiest
+
+
 async def wait_all_terminal(api: httpx.AsyncClient, ids: dict[str, int]) -> dict[str, Any]:
     deadline = time.monotonic() + 360
     jobs: dict[str, Any] = {}
@@ -153,17 +169,23 @@ async def test_two_replicas_of_everything_with_one_of_each_killed_lose_nothing(
         try:
             stored = await db["jobs"].count_documents({"_id": {"$in": sorted(accepted)}})
             owners = await db["jobs"].distinct("user_id", {"_id": {"$in": sorted(accepted)}})
+            assert (len(accepted), stored, len(owners)) == (len(sent), len(sent), USERS)
+            for u, ids in enumerate(submitted):
+                api = users[u][0]  # the first gateway still serves
+                jobs = await wait_all_terminal(api, ids)
+                statuses = {i: j["status"] for i, j in jobs.items() if j["status"] != "completed"}
+                assert statuses == {}, statuses
+                for job_id, n in ids.items():
+                    output = (await api.get(f"/v1/jobs/{job_id}/logs")).json()["text"]
+                    assert output.strip() == f"out-{n}", (job_id, output)
+            admitted = db["jobs"].find(
+                {"_id": {"$in": sorted(accepted)}},
+                {"user_id": True, "admitted_at": True, "finished_at": True},
+            )
+            busiest = most_admitted_at_once([doc async for doc in admitted])
+            assert max(busiest.values()) <= SLOTS_PER_USER, busiest
         finally:
             await mongo.close()
-        assert (len(accepted), stored, len(owners)) == (len(sent), len(sent), USERS)
-        for u, ids in enumerate(submitted):
-            api = users[u][0]  # the first gateway still serves
-            jobs = await wait_all_terminal(api, ids)
-            statuses = {i: j["status"] for i, j in jobs.items() if j["status"] != "completed"}
-            assert statuses == {}, statuses
-            for job_id, n in ids.items():
-                output = (await api.get(f"/v1/jobs/{job_id}/logs")).json()["text"]
-                assert output.strip() == f"out-{n}", (job_id, output)
     finally:
         for clients in users:
             for client in clients:

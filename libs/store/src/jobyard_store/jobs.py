@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from jobyard_contracts import Envelope, Payload, envelope_for
@@ -24,6 +24,8 @@ from jobyard_store.documents import JobDocument
 
 OUTBOX_LEASE = "outbox_lease_until"
 """Kept beside the model's fields (a `change` never writes it): who sweeps the outbox now."""
+ADMISSION_LEASE = "admission_lease_until"
+"""Beside the model's fields too: which scheduler replica decides the job's admission now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,34 @@ class JobRepository:
 
     async def release_outbox(self, job_id: str) -> None:
         await self.collection.update_one({"_id": job_id}, {"$set": {OUTBOX_LEASE: None}})
+
+    async def claim_admission(
+        self, job_id: str, *, now: datetime, lease: timedelta
+    ) -> tuple[JobDocument, datetime] | None:
+        """The job as stored now, leased to the caller until `now + lease` for deciding its
+        admission (claim a slot, place it, admit it or give the slot back), if it still waits
+        to be admitted and no other replica holds the lease. Deciding from a stale copy, or two
+        replicas at once, could give back a slot the other had just admitted the job with."""
+        until = now + lease
+        until = until.replace(microsecond=until.microsecond // 1000 * 1000)  # as BSON keeps it
+        doc = await self.collection.find_one_and_update(
+            {
+                "_id": job_id,
+                "status": "pending",
+                "admitted_at": None,
+                "$or": [{ADMISSION_LEASE: None}, {ADMISSION_LEASE: {"$lt": now}}],
+            },
+            {"$set": {ADMISSION_LEASE: until}},
+            projection={"outbox": False},
+            return_document=ReturnDocument.AFTER,
+        )
+        return (JobDocument.model_validate(doc), until) if doc else None
+
+    async def release_admission(self, job_id: str, until: datetime) -> None:
+        """Give back a lease `claim_admission` answered (not one taken since it expired)."""
+        await self.collection.update_one(
+            {"_id": job_id, ADMISSION_LEASE: until}, {"$set": {ADMISSION_LEASE: None}}
+        )
 
     async def outbox_backlog(self) -> tuple[int, datetime | None]:
         """How many outbox entries wait to be published, over all jobs, and when the oldest was

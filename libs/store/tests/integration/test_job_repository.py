@@ -72,6 +72,27 @@ async def test_outbox_entries_left_behind_are_claimed_by_one_sweeper_at_a_time(m
     assert await jobs.claim_stale_outbox(older_than=later, now=now, lease=lease) is None
 
 
+async def test_one_replica_at_a_time_decides_a_waiting_jobs_admission(mongo_db):
+    jobs = JobRepository(mongo_db)
+    job = make_job()
+    await jobs.create(job, [])
+    now, lease = datetime.now(UTC), timedelta(seconds=30)
+    claimed, until = await jobs.claim_admission(job.id, now=now, lease=lease)
+    assert claimed.id == job.id
+    assert await jobs.claim_admission(job.id, now=now, lease=lease) is None  # held
+    # A lease that ran out is another replica's; the first holder's release leaves it alone.
+    later = now + lease + timedelta(seconds=1)
+    _, taken_over = await jobs.claim_admission(job.id, now=later, lease=lease)
+    await jobs.release_admission(job.id, until)
+    assert await jobs.claim_admission(job.id, now=later, lease=lease) is None
+    await jobs.release_admission(job.id, taken_over)
+    # Once admitted (from the copy the lease answered, as stored) nobody decides it again.
+    await jobs.change(
+        job.id, lambda current: Change(current.model_copy(update={"admitted_at": later}), [])
+    )
+    assert await jobs.claim_admission(job.id, now=later, lease=lease) is None
+
+
 async def test_the_outbox_backlog_counts_every_waiting_entry_and_finds_the_oldest(mongo_db):
     jobs = JobRepository(mongo_db)
     await jobs.ensure_indexes()

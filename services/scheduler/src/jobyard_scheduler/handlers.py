@@ -4,7 +4,7 @@ owner's next waiting job goes; stop, cancel, resume and delete commands change j
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobyard_contracts import (
@@ -23,13 +23,29 @@ from jobyard_store import HostRegistry, JobDocument
 from jobyard_worker import Worker
 
 HOST_REPORT_MAX_AGE = timedelta(seconds=10)
+ADMISSION_LEASE = timedelta(seconds=30)
+"""Far longer than one admission takes; a replica that dies holding it delays the job so long."""
 
 
 def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None:
     hosts = HostRegistry(worker.db)
 
     async def try_admit(job: JobDocument, msg: Envelope[Any] | None = None) -> None:
-        if job.admitted_at is not None or not await slots.claim(job.user_id, job.id):
+        if job.admitted_at is not None:
+            return
+        leased = await worker.jobs.claim_admission(
+            job.id, now=datetime.now(UTC), lease=ADMISSION_LEASE
+        )
+        if leased is None:  # admitted or ended meanwhile, or another replica decides it now
+            return
+        job, until = leased
+        try:
+            await admit_on_a_host(job, msg)
+        finally:
+            await worker.jobs.release_admission(job.id, until)
+
+    async def admit_on_a_host(job: JobDocument, msg: Envelope[Any] | None) -> None:
+        if not await slots.claim(job.user_id, job.id):
             return
         placed = await worker.jobs.find(admission.ACTIVE_PLACED_QUERY)
         alive = await hosts.alive(HOST_REPORT_MAX_AGE)
