@@ -172,7 +172,10 @@ async def test_the_jobs_page_feed_shows_my_jobs_changing_and_nothing_of_others(s
 
         def told_of_the_end() -> bool:
             notices = [m["notification"] for m in seen if m["type"] == "notification"]
-            completed = any(m["job"]["status"] == "completed" for m in jobs_in(seen))
+            completed = any(
+                m["job"]["id"] == mine.get("id") and m["job"]["status"] == "completed"
+                for m in jobs_in(seen)
+            )
             return completed and any(n["job_id"] == mine.get("id") for n in notices)
 
         async def watch() -> None:

@@ -69,6 +69,9 @@ class SandboxRun(BaseModel):
     state: SandboxState = SandboxState.REQUESTED
     host: str | None = None
     container: str | None = None
+    requested_at: datetime | None = Field(
+        default=None, description="When the host took the step's command (control-plane time)."
+    )
     started_at: datetime | None = None
     paused_seconds_at_start: float = Field(
         default=0.0, description="The job's paused seconds when the step started (timeouts)."

@@ -20,7 +20,7 @@ def register(
 ) -> None:
     @worker.host_subscriber("run-step", RunStep, host)
     async def on_run_step(msg: Envelope[RunStep]) -> None:
-        await worker.apply(msg, lambda job: steps.accept_run(job, msg.payload))
+        await worker.apply(msg, lambda job: steps.accept_run(job, msg.payload, datetime.now(UTC)))
         supervisor.kick(msg.job_id)
 
     @worker.host_subscriber("pause", PauseSandbox, host)

@@ -35,7 +35,7 @@ def running_job(**overrides):
     job = sandboxes.place_container(job, NAMES, "h1", Runtime.RUNC, 0).job
     job = sandboxes.container_up(job, T0, SandboxStart.COLD).job
     job = steps.accept_run(
-        job, RunStep(step_index=0, image="i", script="s", resources=job.resources)
+        job, RunStep(step_index=0, image="i", script="s", resources=job.resources), T0
     ).job
     job = steps.hand_to_runner(job, "h1").job
     return steps.record_started(pausing.start_session(job, T0), 0, T0).job
@@ -68,7 +68,7 @@ def test_the_started_event_names_host_container_runtime_and_a_warm_or_cold_start
     job = sandboxes.place_container(job, NAMES, "h1", Runtime.GVISOR, 0).job
     job = sandboxes.container_up(job, T0, SandboxStart.WARM).job
     job = steps.accept_run(
-        job, RunStep(step_index=0, image="i", script="s", resources=job.resources)
+        job, RunStep(step_index=0, image="i", script="s", resources=job.resources), T0
     ).job
     job = steps.hand_to_runner(job, "h1").job
     change = steps.record_started(job, 0, T0)

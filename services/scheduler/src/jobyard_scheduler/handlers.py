@@ -31,12 +31,20 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
     hosts = HostRegistry(worker.db)
 
     async def try_admit(job: JobDocument, msg: Envelope[Any] | None = None) -> None:
-        if job.admitted_at is not None:
+        # The slot first (one write, and all a queued job costs while its owner is busy), then
+        # the job's admission lease: one replica at a time decides from the job as stored, so
+        # none gives back a slot another has just admitted the job with.
+        if job.admitted_at is not None or not await slots.claim(job.user_id, job.id):
             return
         leased = await worker.jobs.claim_admission(
             job.id, now=datetime.now(UTC), lease=ADMISSION_LEASE
         )
-        if leased is None:  # admitted or ended meanwhile, or another replica decides it now
+        if leased is None:
+            # Admitted meanwhile (the slot is its), or decided by the lease's holder now; a job
+            # gone or ended must not keep what this claim took.
+            current = await worker.jobs.get(job.id)
+            if current is None or current.status.is_terminal:
+                await slots.release(job.user_id, job.id)
             return
         job, until = leased
         try:
@@ -45,8 +53,6 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
             await worker.jobs.release_admission(job.id, until)
 
     async def admit_on_a_host(job: JobDocument, msg: Envelope[Any] | None) -> None:
-        if not await slots.claim(job.user_id, job.id):
-            return
         placed = await worker.jobs.find(admission.ACTIVE_PLACED_QUERY)
         alive = await hosts.alive(HOST_REPORT_MAX_AGE)
         if job.stateful:  # its workspace is on the disk of the host that ran the name before

@@ -15,13 +15,13 @@ from jobyard_store import Change, JobDocument, SandboxRun, SandboxState
 _IN_PROGRESS = (SandboxState.STARTING, SandboxState.RUNNING)
 
 
-def accept_run(job: JobDocument, command: RunStep) -> Change | None:
+def accept_run(job: JobDocument, command: RunStep, now: datetime) -> Change | None:
     """Record the request; a repeated or stale command (same or earlier step) is a no-op."""
     if job.status.is_terminal:
         return None
     if job.sandbox is not None and job.sandbox.step_index >= command.step_index:
         return None
-    run = SandboxRun(step_index=command.step_index, host=command.host or job.host)
+    run = SandboxRun(step_index=command.step_index, host=command.host or job.host, requested_at=now)
     return Change(job.model_copy(update={"sandbox": run}))
 
 
