@@ -1,7 +1,8 @@
 """The web dashboard as a person uses it, in Chromium against the running stack: sign-in, a job
-started from the form followed live to its end, a question answered, pause, resume and cancel
-from the panel, a produced file opened through its link, the jobs page's filters and live rows,
-and another user's job as "not found"."""
+started from the form followed live to its end, a question answered with a choice and in free
+text, a message sent, pause, resume and cancel from the panel, a script job with env and an
+input file started from the form, a produced file opened through its link, the jobs page's
+filters and live rows, and another user's job as "not found"."""
 
 from __future__ import annotations
 
@@ -118,6 +119,66 @@ def test_input_prompt_answered_from_the_panel(
     expect(page.locator("#messages")).to_contain_text("json")
 
 
+def test_free_text_answer_and_a_message_from_the_panel(
+    signed_in: Page, stack: Stack, user: Api, shot: Shot
+) -> None:
+    job = user.start(
+        kind="agent",
+        instruction="Greet the sample I name, then wait a little",
+        memory_mb=256,
+        steps=[
+            {"title": "Name the sample", "ask": "Which sample?"},
+            step("Greet", 'echo "hello $JOBYARD_ANSWER"; sleep 8'),
+        ],
+    )
+    page = signed_in
+    page.goto(f"{stack.base_url}/dashboard/jobs/{job['id']}")
+    prompt = page.get_by_role("region", name="The job asks")
+    expect(prompt).to_contain_text("Which sample?", timeout=LIVE)
+    prompt.get_by_label("Your answer").fill("S-17 (liver)")
+    prompt.get_by_role("button", name="Answer").click()
+    expect(page.locator("#job-panel .badge").first).to_have_text("running", timeout=LIVE)
+    page.get_by_label("Message to the agent").fill("Thanks, carry on")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#messages")).to_contain_text("Thanks, carry on")
+    expect(page.locator("#job-panel .badge").first).to_have_text("completed", timeout=LIVE)
+    expect(page.locator("#timeline")).to_contain_text("hello S-17 (liver)")
+    texts = [m["text"] for m in user.http.get(f"/v1/jobs/{job['id']}/messages").json()["messages"]]
+    assert "S-17 (liver)" in texts
+    assert "Thanks, carry on" in texts
+    shot(page, "answered")
+
+
+def test_script_job_from_the_form_with_env_and_an_input_file(
+    signed_in: Page, stack: Stack, user: Api, shot: Shot, tmp_path: Any
+) -> None:
+    data = tmp_path / "hello.txt"
+    data.write_text("from the form\n")
+    page = signed_in
+    page.get_by_role("link", name="Start a job").first.click()
+    page.get_by_label("Script job").check()
+    page.get_by_label("Name", exact=True).fill("greet-from-form")
+    script = 'cat /workspace/inputs/hello.txt; echo "$GREETING"'
+    page.get_by_label("Script", exact=True).fill(script)
+    page.get_by_label("Environment").fill("GREETING=hi there")
+    page.get_by_label("Memory (MB)").fill("256")
+    page.get_by_label("Image").select_option("minimal")
+    page.get_by_label("Input files").set_input_files(str(data))
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_url(re.compile(r"/dashboard/jobs/job_"))
+    job_id = page.url.rsplit("/", 1)[-1]
+    expect(page.locator("#job-panel .badge").first).to_have_text("completed", timeout=LIVE)
+    job = user.job(job_id)
+    assert [i["name"] for i in job["inputs"]] == ["hello.txt"]
+    logs = user.http.get(f"/v1/jobs/{job_id}/logs").json()["text"]
+    assert logs == "from the form\nhi there\n"
+    details = page.get_by_role("region", name="Job", exact=True)
+    expect(details).to_contain_text("256 MB")
+    expect(details).to_contain_text("GREETING")
+    expect(details).not_to_contain_text("hi there")  # env values are never shown
+    shot(page, "script-job")
+
+
 def test_pause_resume_and_cancel_from_the_panel(
     signed_in: Page, stack: Stack, user: Api, shot: Shot
 ) -> None:
@@ -190,6 +251,13 @@ def test_produced_file_opens_from_storage_and_is_in_the_library(
     expect(page.locator("tbody tr")).to_have_count(1)
     expect(page.locator("tbody tr")).to_contain_text("log")
     shot(page, "files")
+    page.get_by_label("Kind").select_option("")
+    page.get_by_label("Job", exact=True).select_option(job["id"])
+    expect(page.locator("tbody tr", has_text="report.txt")).to_have_count(1)
+    page.locator("tr", has_text="report.txt").get_by_role("button", name="Delete").click()
+    expect(page.locator("tr", has_text="report.txt")).to_have_count(0)  # confirmed, removed
+    files = user.http.get("/v1/files", params={"job_id": job["id"]}).json()["files"]
+    assert "report.txt" not in [f["path"] for f in files]
 
     page.goto(f"{stack.base_url}/dashboard/notifications")
     expect(page.locator("#notifications")).to_contain_text("Job make-report completed")
