@@ -7,6 +7,8 @@ filters and live rows, and another user's job as "not found"."""
 from __future__ import annotations
 
 import re
+import socket
+import time
 from typing import Any
 
 import pytest
@@ -261,6 +263,42 @@ def test_produced_file_opens_from_storage_and_is_in_the_library(
 
     page.goto(f"{stack.base_url}/dashboard/notifications")
     expect(page.locator("#notifications")).to_contain_text("Job make-report completed")
+
+
+def test_webhook_deliveries_are_listed_and_retried_from_the_notifications_page(
+    signed_in: Page, stack: Stack, user: Api, shot: Shot
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on: every attempt is refused
+        probe.bind(("127.0.0.1", 0))
+        nobody = probe.getsockname()[1]
+    hook = user.http.post(
+        "/v1/webhooks",
+        json={"url": f"http://127.0.0.1:{nobody}/hook", "event_types": ["job.completed"]},
+    ).json()
+    job = user.start(kind="script", name="hooked", script="echo hooked", memory_mb=256)
+    deliveries = f"/v1/webhooks/{hook['id']}/deliveries"
+
+    def failed() -> list[dict[str, Any]]:
+        found = user.http.get(deliveries).json()["deliveries"]
+        return [d for d in found if d["status"] == "failed"]
+
+    deadline = time.monotonic() + 90  # the suite's retry schedule gives up after ~31 s
+    while not failed():
+        assert time.monotonic() < deadline, user.http.get(deliveries).json()
+        time.sleep(0.5)
+    [delivery] = failed()
+    assert delivery["job_id"] == job["id"]
+    page = signed_in
+    page.goto(f"{stack.base_url}/dashboard/notifications")
+    section = page.get_by_role("region", name=f"Webhook http://127.0.0.1:{nobody}/hook")
+    row = section.locator("tbody tr", has_text="job.completed")
+    expect(row).to_contain_text("failed")
+    expect(row).to_contain_text("no answer")
+    shot(page, "failed-delivery")
+    row.get_by_role("button", name="Retry").click()
+    expect(row.locator(".badge")).to_have_text("pending")
+    again = user.http.get(deliveries).json()["deliveries"][0]
+    assert (again["id"], again["status"]) == (delivery["id"], "pending")
 
 
 def test_jobs_page_filters_and_rows_update_live(
