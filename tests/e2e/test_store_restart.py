@@ -19,6 +19,7 @@ import pytest
 
 from jobyard_settings import InfraSettings
 from jobyard_testing.cleanup import delete_namespace_sync, empty_bucket
+from jobyard_testing.containers import remove_namespace_containers
 from jobyard_testing.fixtures import stack_env, unique_namespace
 from jobyard_testing.jobs import logs, submit, wait_for_status
 from jobyard_testing.model_server import ModelServer
@@ -76,13 +77,7 @@ def own_stack(
     finally:
         stack.stop_all()
         standin.kill()
-        ids = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=jobyard.namespace={namespace}"],
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        if ids:
-            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+        remove_namespace_containers(namespace)
         delete_namespace_sync(namespace)
         empty_bucket(namespace)
 

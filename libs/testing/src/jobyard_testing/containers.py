@@ -23,3 +23,14 @@ def job_containers(namespace: str, job_id: str) -> dict[str, str]:
         check=True,
     ).stdout
     return dict(line.split(maxsplit=1) for line in out.splitlines())
+
+
+def remove_namespace_containers(namespace: str) -> None:
+    """Every container a namespace's hosts made (job sandboxes and pool members), gone."""
+    ids = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=jobyard.namespace={namespace}"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)

@@ -22,6 +22,7 @@ from pymongo import AsyncMongoClient
 from jobyard import Jobyard
 from jobyard_settings import InfraSettings
 from jobyard_testing.cleanup import S3_STANDIN, delete_namespace_sync, empty_bucket
+from jobyard_testing.containers import remove_namespace_containers
 from jobyard_testing.model_server import MODEL_API_KEY, ModelServer, model_server
 from jobyard_testing.replays import replay_every_job
 from jobyard_testing.stack import SERVICES, Stack
@@ -147,7 +148,7 @@ def stack(
         _check_replays(infra)
     finally:
         stack.stop_all()
-        _remove_containers(stack.namespace)
+        remove_namespace_containers(stack.namespace)
         _unmount_disks(tmp_path_factory.getbasetemp())
 
 
@@ -166,16 +167,6 @@ def _unmount_disks(state_dir: Path) -> None:
     for target in [line.split()[1] for line in mounts]:
         if target.startswith(str(state_dir)):
             subprocess.run(["umount", "--lazy", target], capture_output=True)
-
-
-def _remove_containers(namespace: str) -> None:
-    ids = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=jobyard.namespace={namespace}"],
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    if ids:
-        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
 
 
 @pytest.fixture(scope="session")
