@@ -39,6 +39,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=27017)
-    parser.add_argument("--path", default=":memory:", help="SQLite file, or :memory: (the memory engine)")
+    parser.add_argument(
+        "--path", default=":memory:", help="SQLite file, or :memory: (the memory engine)"
+    )
     args = parser.parse_args()
     asyncio.run(serve(args.host, args.port, args.path))
