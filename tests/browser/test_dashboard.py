@@ -254,7 +254,7 @@ def test_produced_file_opens_from_storage_and_is_in_the_library(
     expect(page.locator("tbody tr")).to_contain_text("log")
     shot(page, "files")
     page.get_by_label("Kind").select_option("")
-    page.get_by_label("Job", exact=True).select_option(job["id"])
+    page.locator("select[name=job_id]").select_option(job["id"])
     expect(page.locator("tbody tr", has_text="report.txt")).to_have_count(1)
     page.locator("tr", has_text="report.txt").get_by_role("button", name="Delete").click()
     expect(page.locator("tr", has_text="report.txt")).to_have_count(0)  # confirmed, removed

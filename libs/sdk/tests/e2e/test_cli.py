@@ -67,7 +67,7 @@ def test_env_and_file_options(cli, tmp_path):
 
 
 def test_agent_follow_json_prints_one_line_per_change_and_fails_with_the_job(cli):
-    started = cli("agent", "start", "Two steps", "--step", "One::echo one; sleep 1",
+    started = cli("agent", "start", "Two steps", "--step", "One::echo one; sleep 4",
                   "--step", "Fail::exit 3", "--detach", "--json")  # fmt: skip
     job_id = json.loads(started.stdout)["id"]
     followed = cli("agent", "follow", job_id, "--json", check=False)  # the live feed drives it

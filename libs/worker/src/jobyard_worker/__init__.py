@@ -147,7 +147,8 @@ class Worker:
         self._on_start.append(task)
 
     def on_stop(self, task: BackgroundTask) -> None:
-        """Run `task` at a clean shutdown, before the connections close (not after a kill)."""
+        """Run `task` at a clean shutdown, once the background tasks have stopped and before the
+        connections close (not after a kill)."""
         self._on_stop.append(task)
 
     def background(self, task: BackgroundTask) -> None:
@@ -211,14 +212,17 @@ class Worker:
                 await asyncio.sleep(1)
 
     async def _on_shutdown(self) -> None:
+        # The loops stop first: a host report written after its withdrawal would offer a
+        # stopped host to the scheduler, and a pool refilled after its drain would leave
+        # sandboxes behind.
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         for stop in self._on_stop:
             try:
                 await stop()
             except Exception:
                 self.log.warning("shutdown task failed", exc_info=True)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._nats.is_connected:
             await self._nats.close()
         await self.mongo.close()
