@@ -28,6 +28,7 @@ from jobyard_contracts import (
     Resources,
     Runtime,
     SandboxStart,
+    StepSpec,
     StepStatus,
 )
 from jobyard_store.conversation import ChatMessage, PlannerState, Prompt, TodoItem
@@ -58,6 +59,17 @@ class StepState(BaseModel):
     message: str = ""
     stderr_tail: str = ""
     output_tail: str = ""
+
+    @classmethod
+    def planned(cls, spec: StepSpec) -> StepState:
+        """An explicit step as submitted, not run yet."""
+        return cls(
+            index=spec.index,
+            title=spec.title,
+            script=spec.script,
+            ask=spec.ask,
+            choices=list(spec.choices),
+        )
 
 
 class SandboxRun(BaseModel):

@@ -24,7 +24,6 @@ from jobyard_contracts import (
     ForkOrigin,
     JobSubmitted,
     Planner,
-    StepSpec,
     StepStatus,
     parse_envelope,
 )
@@ -132,7 +131,10 @@ def fork_job(
             "stateful": False,
             "chat_id": None,
             "ipv6_lease": None,
-            "steps": [_kept(original, i) if i in done else _step(s) for i, s in enumerate(plan)]
+            "steps": [
+                _kept(original, i) if i in done else StepState.planned(s)
+                for i, s in enumerate(plan)
+            ]
             if explicit
             else [],
             "todo": []
@@ -155,16 +157,6 @@ def _kept(original: JobDocument, index: int) -> StepState:
     """A step done by the fork's event: its result as the original recorded it (the history
     says it completed, whatever else the original did since)."""
     return original.steps[index].model_copy(update={"status": StepStatus.COMPLETED})
-
-
-def _step(spec: StepSpec) -> StepState:
-    return StepState(
-        index=spec.index,
-        title=spec.title,
-        script=spec.script,
-        ask=spec.ask,
-        choices=list(spec.choices),
-    )
 
 
 _RUN_FIELDS = set(JobDocument.model_fields) - {

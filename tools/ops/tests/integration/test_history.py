@@ -20,7 +20,7 @@ from jobyard_contracts import (
     StepStatus,
 )
 from jobyard_settings import InfraSettings
-from jobyard_store import Change
+from jobyard_store import Change, JobDocument
 from jobyard_testing.cleanup import delete_namespace
 from jobyard_testing.factories import make_job
 from jobyard_testing.fixtures import unique_namespace
@@ -93,15 +93,20 @@ async def test_redelivery_sends_the_same_messages_to_the_named_consumer_only(wor
     assert "no queue" in unknown.stderr
 
 
-async def test_replay_folds_the_history_and_names_what_the_document_says_otherwise(worker, run_ops):
-    job = make_job(steps=2)
-    submitted = JobSubmitted(
+def submitted_of(job: JobDocument) -> JobSubmitted:
+    """The submission a job of `make_job` would have been stored with."""
+    return JobSubmitted(
         name=job.name,
         kind=job.kind,
         image=job.image,
         resources=job.resources,
         steps=tuple(StepSpec(index=s.index, title=s.title, script=s.script) for s in job.steps),
     )
+
+
+async def test_replay_folds_the_history_and_names_what_the_document_says_otherwise(worker, run_ops):
+    job = make_job(steps=2)
+    submitted = submitted_of(job)
     applied = await worker.jobs.create(job, [submitted])
     await worker.relay.deliver(applied)
     agreed = run_ops(worker, "replay", job.id)
@@ -128,13 +133,7 @@ async def test_replay_folds_the_history_and_names_what_the_document_says_otherwi
 
 async def test_an_operator_forks_any_users_job_from_an_event(worker, run_ops):
     job = make_job(steps=2)
-    submitted = JobSubmitted(
-        name=job.name,
-        kind=job.kind,
-        image=job.image,
-        resources=job.resources,
-        steps=tuple(StepSpec(index=s.index, title=s.title, script=s.script) for s in job.steps),
-    )
+    submitted = submitted_of(job)
     done = StepFinished(step_index=0, succeeded=True, exit_code=0)
     applied = await worker.jobs.create(job, [submitted, JobStarted(), done])
     await worker.relay.deliver(applied)

@@ -266,14 +266,7 @@ def plan_job(
         persistent=request.persistent,
         ipv6_lease=request.ipv6_lease,
         ssh_public_key=request.ssh_public_key,
-        steps=[
-            StepState(
-                index=s.index, title=s.title, script=s.script, ask=s.ask, choices=list(s.choices)
-            )
-            for s in plan
-        ]
-        if explicit
-        else [],
+        steps=[StepState.planned(s) for s in plan] if explicit else [],
         todo=[] if explicit else [TodoItem(title=s.title, instruction=s.instruction) for s in plan],
         inputs=inputs,
         outputs=request.outputs.rules(),
