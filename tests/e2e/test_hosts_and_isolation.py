@@ -1,14 +1,17 @@
 """Two sandbox hosts against one Docker engine (the second under gVisor): placement spreads
-jobs, commands reach the owning host, one host's death leaves the other's jobs alone; root under
-gVisor installs packages."""
+jobs, commands reach the owning host, one host's death leaves the other's jobs alone, a host
+that never comes back fails its jobs and keeps their files; root under gVisor installs
+packages."""
 
 import json
 import subprocess
 import time
 
+import httpx
 import pytest
 
-from jobyard_testing.jobs import logs, submit, user_client, wait_for_status
+from jobyard_testing.containers import job_containers
+from jobyard_testing.jobs import logs, submit, user_client, wait_for_files, wait_for_status
 from jobyard_testing.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -98,6 +101,59 @@ async def test_killing_one_host_leaves_the_other_hosts_jobs_alone(stack, host_b)
     text = (await logs(api, done_b["id"]))["text"]
     assert text == "".join(f"{i}\n" for i in range(1, 26))
     await api.aclose()
+
+
+async def test_a_host_that_never_comes_back_fails_its_job_and_keeps_its_files(stack, tmp_path):
+    """host-d dies with its machine (services SIGKILLed, its containers gone): a scheduler
+    replica with a short grace ends the job failed, naming the host; what file-sync saved
+    before stays listed and downloadable."""
+    host = {
+        "JOBYARD_SANDBOX_HOST_ID": "host-d",
+        "JOBYARD_SANDBOX_STATE_DIR": str(tmp_path / "host-d-state"),
+    }
+    images = {"lost-minimal": "jobyard/sandbox-minimal:latest"}
+    stack.start(
+        "sandbox-manager",
+        instance="host-d",
+        env={**host, "JOBYARD_SANDBOX_IMAGES": json.dumps(images)},
+    )
+    stack.start("file-sync", instance="host-d-files", env=host)
+    grace = {
+        "JOBYARD_SCHEDULER_HOST_LOST_SECONDS": "8",
+        "JOBYARD_SCHEDULER_REQUEUE_INTERVAL_SECONDS": "1",
+    }
+    stack.start("scheduler", instance="scheduler-short-grace", env=grace)
+    api = user_client(stack, "lost-host")
+    try:
+        script = "printf 'a,b\\n1,2\\n' > result.csv; echo saved; sleep 600"
+        job = await submit(api, name="lost", script=script, image="lost-minimal")
+        files = await wait_for_files(
+            api, job["id"], lambda f: f.get("result.csv", {}).get("status") == "ready"
+        )
+        running = (await api.get(f"/v1/jobs/{job['id']}")).json()
+        assert (running["status"], running["sandbox"]["host"]) == ("running", "host-d")
+
+        stack.kill("host-d")
+        stack.kill("host-d-files")
+        names = list(job_containers(stack.namespace, job["id"]))
+        subprocess.run(["docker", "rm", "-f", *names], check=True, capture_output=True)
+
+        failed = await wait_for_status(api, job["id"], timeout=60)
+        assert (failed["status"], failed["reason"]) == ("failed", "sandbox error"), failed
+        assert "host host-d has not reported since" in failed["message"]
+        assert (await logs(api, job["id"]))["text"] == "saved\n"
+
+        kept = (await api.get(f"/v1/files/{files['result.csv']['id']}")).json()
+        assert kept["status"] == "ready"
+        async with httpx.AsyncClient() as storage:
+            body = (await storage.get(kept["download_url"])).content
+        assert body == b"a,b\n1,2\n"
+    finally:
+        await api.aclose()
+        stack.stop("scheduler-short-grace")
+        for name in ("host-d", "host-d-files"):
+            if name in stack.processes:
+                stack.kill(name)
 
 
 async def test_under_gvisor_root_installs_a_debian_package_used_by_the_next_step(stack, host_b):

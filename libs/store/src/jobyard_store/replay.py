@@ -140,8 +140,9 @@ def _resumed(facts: JobFacts, e: JobResumed) -> JobFacts:
 
 
 def _failed(facts: JobFacts, e: JobFailed) -> JobFacts:
-    ended = replace(facts, status=JobStatus.FAILED, reason=e.reason, exit_code=e.exit_code)
-    return replace(ended, prompt=None)
+    """A step still under way fails with the job (its host was lost)."""
+    ended = _ended(facts, JobStatus.FAILED, e.reason)
+    return replace(ended, exit_code=e.exit_code, prompt=None)
 
 
 FOLDS: dict[type[Payload], Callable[[JobFacts, Any], JobFacts]] = {

@@ -18,5 +18,10 @@ class SchedulerSettings(BaseSettings):
     requeue_interval_seconds: float = Field(
         default=5.0, gt=0, description="How often queued jobs are re-checked for a free slot."
     )
+    host_lost_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A host silent this long is lost: its active jobs end failed.",
+    )
     health_host: str = Field(default="127.0.0.1", description="Address of GET /healthz.")
     health_port: int = Field(default=8081, description="Port of GET /healthz.")

@@ -21,34 +21,44 @@ from jobyard_store import Change, JobDocument
 _IN_PROGRESS = (StepStatus.DISPATCHED, StepStatus.RUNNING)
 
 
-def _ended(job: JobDocument, cancel: bool) -> tuple[JobDocument, list[Payload]]:
+def ended(
+    job: JobDocument, status: JobStatus, reason: FailureReason, message: str
+) -> JobDocument | None:
+    """The job ended now with `status`, its steps in progress failed for `reason`; None when
+    it had ended already."""
     if job.status.is_terminal:
-        return job, []
+        return None
     now = datetime.now(UTC)
-    reason = FailureReason.CANCELLED if cancel else FailureReason.STOPPED
     steps = [
         s.model_copy(update={"status": StepStatus.FAILED, "finished_at": now, "reason": reason})
         if s.status in _IN_PROGRESS
         else s
         for s in job.steps
     ]
-    ended = job.model_copy(
-        update={
-            "status": JobStatus.CANCELLED if cancel else JobStatus.STOPPED,
-            "finished_at": now,
-            "reason": reason,
-            "message": f"{reason.value}",
-            "status_detail": "",
-            "steps": steps,
-        }
-    )
-    return ended, [JobCancelled() if cancel else JobStopped()]
+    update = {
+        "status": status,
+        "finished_at": now,
+        "reason": reason,
+        "message": message,
+        "status_detail": "",
+        "steps": steps,
+    }
+    return job.model_copy(update=update)
+
+
+def _stopped(job: JobDocument, cancel: bool) -> tuple[JobDocument, list[Payload]]:
+    reason = FailureReason.CANCELLED if cancel else FailureReason.STOPPED
+    status = JobStatus.CANCELLED if cancel else JobStatus.STOPPED
+    stopped = ended(job, status, reason, reason.value)
+    if stopped is None:
+        return job, []
+    return stopped, [JobCancelled() if cancel else JobStopped()]
 
 
 def stop(job: JobDocument, cancel: bool = False) -> Change | None:
     """End a pending, running or paused job now; its sandbox is released by its host."""
-    ended, events = _ended(job, cancel)
-    return Change(ended, events) if events else None
+    stopped, events = _stopped(job, cancel)
+    return Change(stopped, events) if events else None
 
 
 def delete(job: JobDocument) -> Change | None:
@@ -56,7 +66,7 @@ def delete(job: JobDocument) -> Change | None:
     and (unless a job of the name still needs a stateful one) the workspace."""
     if job.deletion_announced:
         return None
-    stopped, events = _ended(job, cancel=False)
+    stopped, events = _stopped(job, cancel=False)
     deleted = stopped.model_copy(update={"deletion_announced": True})
     events.append(JobDeleted(name=job.name, stateful=job.stateful))
     if job.host is not None:

@@ -1,0 +1,43 @@
+"""Every few seconds: the active jobs of a host silent past its grace end failed (the rule is
+`domain.lost_hosts`). Every replica checks; the rule ends each job once whoever gets there."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+from jobyard_scheduler.domain import admission
+from jobyard_scheduler.domain.lost_hosts import fail_on_lost_host, lost_hosts
+from jobyard_store import HostRegistry, JobNotFoundError
+from jobyard_worker import Worker
+
+
+class LostHostWatch:
+    def __init__(self, worker: Worker, grace: timedelta) -> None:
+        self._worker = worker
+        self._hosts = HostRegistry(worker.db)
+        self._grace = grace
+        self._watching_since = datetime.now(UTC)
+        self._blind = False
+
+    async def check_once(self) -> None:
+        try:
+            placed = await self._worker.jobs.find(admission.ACTIVE_PLACED_QUERY)
+            last_seen = await self._hosts.last_seen()
+        except Exception:
+            self._blind = True  # no host could report meanwhile either
+            raise
+        now = datetime.now(UTC)
+        if self._blind:
+            self._watching_since, self._blind = now, False
+        on = (job.host for job in placed if job.host is not None)
+        lost = lost_hosts(on, last_seen, self._watching_since, now, self._grace)
+        for job in placed:
+            if job.host not in lost:
+                continue
+            host, seen = job.host, lost[job.host]
+            self._worker.log.warning("host lost: its job ends", job_id=job.id, host=host)
+            with contextlib.suppress(JobNotFoundError):  # deleted and purged meanwhile
+                await self._worker.relay.change(
+                    job.id, lambda j, h=host, s=seen: fail_on_lost_host(j, h, s)
+                )
