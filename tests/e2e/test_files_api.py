@@ -195,16 +195,21 @@ async def test_sizes_over_the_limit_and_names_that_are_no_file_names_store_nothi
         assert completed.json()["name"] == longest
 
 
+async def fill_quota(api: httpx.AsyncClient, limits: FileLimits) -> list[dict[str, Any]]:
+    """Uploads under way hold their declared size: fill the quota without sending bytes."""
+    held: list[dict[str, Any]] = []
+    left = limits.quota_bytes
+    while left > 0:
+        size = min(left, limits.max_file_bytes)
+        held.append(await start_upload(api, f"part-{len(held)}.bin", size, "a" * 64))
+        left -= size
+    return held
+
+
 async def test_uploads_past_the_quota_are_a_413_and_deleting_frees_room(stack: Stack) -> None:
     limits = served_limits(stack)
     async with user_client(stack, "files-quota") as api:
-        # Uploads under way hold their declared size: fill the quota without sending bytes.
-        held: list[dict[str, Any]] = []
-        left = limits.quota_bytes
-        while left > 0:
-            size = min(left, limits.max_file_bytes)
-            held.append(await start_upload(api, f"part-{len(held)}.bin", size, "a" * 64))
-            left -= size
+        held = await fill_quota(api, limits)
         refused = await api.post(
             "/v1/files", json={"name": "one.txt", "size": 1, "sha256": "a" * 64}
         )
@@ -216,6 +221,26 @@ async def test_uploads_past_the_quota_are_a_413_and_deleting_frees_room(stack: S
         deleted = await api.delete(f"/v1/files/{held[0]['file']['id']}")
         assert deleted.status_code == 204
         await start_upload(api, "one.txt", 1, "a" * 64)
+
+
+async def test_an_output_past_the_owners_quota_is_rejected_with_a_reason_and_the_job_goes_on(
+    stack: Stack,
+) -> None:
+    limits = served_limits(stack)
+    async with user_client(stack, "output-quota") as api:
+        await fill_quota(api, limits)
+        job = await submit(
+            api, name="over-quota", image="minimal", script="echo 42 | tee answer.txt"
+        )
+        done = await wait_for_status(api, job["id"], timeout=90)
+        assert done["status"] == "completed", done
+        files = await wait_for_files(
+            api, job["id"], lambda f: {"answer.txt", "logs/output.log"} <= set(f)
+        )
+        full = f"{limits.quota_bytes / 1024**3:.2f} GiB"
+        for path in ("answer.txt", "logs/output.log"):  # the log counts like any file
+            assert files[path]["status"] == "rejected", files[path]
+            assert files[path]["reason"].startswith(f"storage quota: {full} of {full} used")
 
 
 async def test_another_users_files_are_a_404_and_a_deleted_file_is_gone(stack: Stack) -> None:

@@ -165,6 +165,9 @@ async def test_file_sync_killed_mid_upload_loses_nothing(stack: Stack) -> None:
         files = await wait_for_files(api, job["id"], ready("large.bin"), 10)
         assert (files["large.bin"]["size"], files["large.bin"]["sha256"]) == (size, expected)
         assert files["large.bin"]["version"] == 1
+        # The killed upload's parts were aborted before the file was sent again.
+        left = storage._list_multipart_uploads(bucket).uploads
+        assert [u.object_name for u in left if file_id in (u.object_name or "")] == []
 
 
 async def test_a_rewritten_file_keeps_versions_and_steps_show_their_files(stack: Stack) -> None:

@@ -134,6 +134,18 @@ class ObjectStore:
             raise ChangedWhileReadingError(f"{key}: the source shrank while it was uploaded")
         return Stored(size=size, sha256=reader.hexdigest())
 
+    def abort_unfinished(self, key: str, size: int) -> int:
+        """Abort what an earlier upload of `key` left unfinished (its process was killed
+        mid-way): parts nobody lists but storage keeps. Only a streamed upload of more than
+        one part can leave any; how many were aborted."""
+        if size <= self._part_size:
+            return 0
+        listed = self._client._list_multipart_uploads(self.bucket, prefix=key)
+        unfinished = [u for u in listed.uploads if u.object_name == key and u.upload_id]
+        for upload in unfinished:
+            self.abort_multipart(key, str(upload.upload_id))
+        return len(unfinished)
+
     def upload_bytes(self, key: str, data: bytes, content_type: str) -> Stored:
         self._client.put_object(self.bucket, key, BytesIO(data), len(data), content_type)
         return Stored(size=len(data), sha256=hashlib.sha256(data).hexdigest())

@@ -4,7 +4,7 @@ inputs and removing what was deleted.
 A version's object is written completely (a multipart upload is invisible until completed)
 before its record points at it, so a file-sync killed mid-upload leaves nothing listed; after
 a restart the file looks unsaved (its record's source differs) and is uploaded again under the
-same version number.
+same version number, once the parts the killed upload left are aborted.
 """
 
 from __future__ import annotations
@@ -115,6 +115,10 @@ class FileSaver:
         number = (record.version.number if record.version else 0) + 1
         key = record.object_key(number)
         started = time.monotonic()
+        # A file-sync killed mid-upload left this very key's parts behind: it is re-sent under
+        # the same version number (this host alone saves the job's files, one at a time).
+        if aborted := await asyncio.to_thread(self._store.abort_unfinished, key, stat.size):
+            log.info("unfinished upload aborted", job_id=job.id, path=record.path, uploads=aborted)
         stored = await asyncio.to_thread(
             self._store.upload_stream, key, source, stat.size, record.content_type
         )
