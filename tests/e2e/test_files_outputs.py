@@ -213,8 +213,11 @@ async def test_cancel_mid_job_keeps_what_was_produced(stack: Stack) -> None:
         )
         response = await api.post(f"/v1/jobs/{job['id']}/cancel")
         assert response.status_code == 200, response.text
+        assert response.json()["status"] == "cancelled"
+        # It ended at once; its last files follow, and `files.complete` says when all are in.
+        await wait_until_job(api, job["id"], lambda j: j["files"]["complete"], timeout=60)
         files = await wait_for_files(
-            api, job["id"], ready("first.txt", "second.txt", "logs/output.log")
+            api, job["id"], ready("first.txt", "second.txt", "logs/output.log"), timeout=2
         )
         assert files["first.txt"]["step_index"] == 0
         assert sorted(f["path"] for f in files.values() if f["kind"] == "script") == [

@@ -141,6 +141,7 @@ async def test_a_host_that_never_comes_back_fails_its_job_and_keeps_its_files(st
         failed = await wait_for_status(api, job["id"], timeout=60)
         assert (failed["status"], failed["reason"]) == ("failed", "sandbox error"), failed
         assert "host host-d has not reported since" in failed["message"]
+        assert failed["files"]["complete"] is True
         assert (await logs(api, job["id"]))["text"] == "saved\n"
 
         kept = (await api.get(f"/v1/files/{files['result.csv']['id']}")).json()

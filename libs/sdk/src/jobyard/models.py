@@ -107,10 +107,12 @@ class ForkOrigin(_Model):
 
 
 class FileTotals(_Model):
-    """How many files a job has stored so far, and their total size."""
+    """How many files a job has stored so far, their total size, and whether that is all
+    (`complete`: ended, every output stored or rejected)."""
 
     count: int = 0
     bytes: int = 0
+    complete: bool = False
 
 
 class Job(_Model):

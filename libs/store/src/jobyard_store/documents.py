@@ -267,6 +267,12 @@ class JobDocument(BaseModel):
     version: int = 0
     sequence: int = Field(default=0, description="Sequence number of the job's last event.")
 
+    @property
+    def files_complete(self) -> bool:
+        """Ended, and every output stored or rejected: the final sync is done, or there is
+        nothing to sync (the job never had a sandbox)."""
+        return self.status.is_terminal and (self.container is None or self.files.final_synced)
+
     def paused_seconds_now(self, now: datetime) -> float:
         """Paused time so far, the ongoing pause included."""
         ongoing = (now - self.pause.at).total_seconds() if self.pause else 0.0

@@ -44,6 +44,7 @@ def test_a_job_on_a_lost_host_fails_once_with_its_step_and_a_reason_naming_the_h
     assert change is not None
     assert (change.job.status, change.job.reason) == (JobStatus.FAILED, FailureReason.SANDBOX_ERROR)
     assert change.job.step(0).status is StepStatus.FAILED
+    assert change.job.files.final_synced  # what file-sync saved is all there will be
     assert "host host-b has not reported since 2026-12-02 20:57:50 UTC" in change.job.message
     assert "files saved before are kept" in change.job.message
     [event] = change.events

@@ -124,7 +124,7 @@ def feed_ended(job: JobDocument, cursor: FeedCursor, now: datetime | None = None
     final sync recorded, or none to wait for)."""
     if not job.status.is_terminal or cursor.seq < job.sequence:
         return False
-    if job.container is None or job.files.final_synced:
+    if job.files_complete:
         return True
     ended = job.finished_at or job.created_at
     return (now or datetime.now(UTC)) - ended > OUTPUTS_GRACE

@@ -171,6 +171,11 @@ class JobFilesView(BaseModel):
 
     count: int
     bytes: int
+    complete: bool = Field(
+        description="Every output of the job is stored or rejected, its script and log "
+        "files too: nothing more will appear. A stopped or cancelled job ends first and its "
+        "last files follow within seconds; wait for this before reading the list as final."
+    )
 
 
 class JobView(BaseModel):
@@ -285,7 +290,9 @@ class JobView(BaseModel):
                 JobInputView(file_id=i.file_id, name=i.name, size=i.size, path=i.workspace_path)
                 for i in job.inputs
             ],
-            files=JobFilesView(count=job.files.files, bytes=job.files.bytes),
+            files=JobFilesView(
+                count=job.files.files, bytes=job.files.bytes, complete=job.files_complete
+            ),
             forked_from=job.forked_from,
         )
 

@@ -46,4 +46,8 @@ def fail_on_lost_host(job: JobDocument, host: str, seen: datetime | None) -> Cha
     failed = ended(job, JobStatus.FAILED, FailureReason.SANDBOX_ERROR, message)
     if failed is None:
         return None
+    # No file will be saved any more: what is listed is all there is (its file-sync, should
+    # the host come back, no longer follows the job).
+    closed = failed.files.model_copy(update={"final_synced": True})
+    failed = failed.model_copy(update={"files": closed})
     return Change(failed, [JobFailed(reason=FailureReason.SANDBOX_ERROR, message=message)])
