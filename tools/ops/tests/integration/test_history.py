@@ -93,6 +93,32 @@ async def test_redelivery_sends_the_same_messages_to_the_named_consumer_only(wor
     assert "no queue" in unknown.stderr
 
 
+async def test_a_time_span_picks_the_messages_that_occurred_in_it(worker, run_ops):
+    first = await worker.jobs.create(make_job(), [JobAdmitted()])
+    await worker.relay.deliver(first)
+    await asyncio.sleep(1.2)
+    between = datetime.now(UTC)
+    await asyncio.sleep(1.2)
+    second = await worker.relay.change(first.job.id, lambda j: Change(j, [JobStarted()]))
+    admitted, started = str(first.envelopes[0].id), str(second.envelopes[0].id)
+    assert await received(worker, 1) == [first.envelopes[0].id]
+
+    def ids(*args: str) -> list[str]:
+        done = run_ops(worker, "history", first.job.id, "--json", *args)
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line)["id"] for line in done.stdout.splitlines()]
+
+    stamp = between.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    assert ids("--since", stamp) == [started]
+    assert ids("--until", stamp) == [admitted]
+    assert ids("--until", between.strftime("%Y-%m-%dT%H:%M:%S") + "+00:00") == [admitted]
+
+    # Redelivered: only what occurred before `between`, to the one consumer.
+    done = run_ops(worker, "redeliver", first.job.id, "--to", "probe.on-admitted", "--until", stamp)
+    assert json.loads(done.stdout) == {"redelivered": 1}, done.stderr
+    assert await received(worker, 2) == [first.envelopes[0].id] * 2
+
+
 def submitted_of(job: JobDocument) -> JobSubmitted:
     """The submission a job of `make_job` would have been stored with."""
     return JobSubmitted(
