@@ -3,6 +3,7 @@ jobs, commands reach the owning host, one host's death leaves the other's jobs a
 that never comes back fails its jobs and keeps their files; root under gVisor installs
 packages."""
 
+import asyncio
 import json
 import subprocess
 import time
@@ -136,7 +137,8 @@ async def test_a_host_that_never_comes_back_fails_its_job_and_keeps_its_files(st
         stack.kill("host-d")
         stack.kill("host-d-files")
         names = list(job_containers(stack.namespace, job["id"]))
-        subprocess.run(["docker", "rm", "-f", *names], check=True, capture_output=True)
+        remove = ["docker", "rm", "-f", *names]
+        await asyncio.to_thread(subprocess.run, remove, check=True, capture_output=True)
 
         failed = await wait_for_status(api, job["id"], timeout=60)
         assert (failed["status"], failed["reason"]) == ("failed", "sandbox error"), failed

@@ -33,11 +33,10 @@ class LostHostWatch:
         on = (job.host for job in placed if job.host is not None)
         lost = lost_hosts(on, last_seen, self._watching_since, now, self._grace)
         for job in placed:
-            if job.host not in lost:
-                continue
-            host, seen = job.host, lost[job.host]
-            self._worker.log.warning("host lost: its job ends", job_id=job.id, host=host)
-            with contextlib.suppress(JobNotFoundError):  # deleted and purged meanwhile
-                await self._worker.relay.change(
-                    job.id, lambda j, h=host, s=seen: fail_on_lost_host(j, h, s)
-                )
+            if job.host in lost:
+                await self._fail(job.id, job.host, lost[job.host])
+
+    async def _fail(self, job_id: str, host: str, seen: datetime | None) -> None:
+        self._worker.log.warning("host lost: its job ends", job_id=job_id, host=host)
+        with contextlib.suppress(JobNotFoundError):  # deleted and purged meanwhile
+            await self._worker.relay.change(job_id, lambda j: fail_on_lost_host(j, host, seen))

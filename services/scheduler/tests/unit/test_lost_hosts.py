@@ -48,7 +48,8 @@ def test_a_job_on_a_lost_host_fails_once_with_its_step_and_a_reason_naming_the_h
     assert "host host-b has not reported since 2026-12-02 20:57:50 UTC" in change.job.message
     assert "files saved before are kept" in change.job.message
     [event] = change.events
-    assert isinstance(event, JobFailed) and event.message == change.job.message
+    assert isinstance(event, JobFailed)
+    assert event.message == change.job.message
     assert fail_on_lost_host(change.job, "host-b", None) is None
 
 
