@@ -144,6 +144,12 @@ async def test_a_host_that_never_comes_back_fails_its_job_and_keeps_its_files(st
         assert (failed["status"], failed["reason"]) == ("failed", "sandbox error"), failed
         assert "host host-d has not reported since" in failed["message"]
         assert failed["files"]["complete"] is True
+        # Nothing offers its image any more: a job asking for it is refused, not left waiting.
+        refused = await api.post(
+            "/v1/jobs", json={"name": "x", "script": "true", "image": "lost-minimal"}
+        )
+        assert refused.status_code == 422, refused.text
+        assert "unknown image 'lost-minimal'" in refused.text
         assert (await logs(api, job["id"]))["text"] == "saved\n"
 
         kept = (await api.get(f"/v1/files/{files['result.csv']['id']}")).json()

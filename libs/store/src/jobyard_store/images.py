@@ -44,6 +44,10 @@ class ImageRegistry:
     async def withdraw(self, name: str, host: str) -> None:
         await self._images.update_one({"_id": name}, {"$pull": {"hosts": host}})
 
+    async def withdraw_host(self, host: str) -> None:
+        """A host lost: none of its images is offered by it any more."""
+        await self._images.update_many({"hosts": host}, {"$pull": {"hosts": host}})
+
     async def available(self) -> list[SandboxImage]:
         cursor = self._images.find({"hosts.0": {"$exists": True}}, sort=[("_id", 1)])
         return [SandboxImage(name=doc.pop("_id"), **doc) async for doc in cursor]

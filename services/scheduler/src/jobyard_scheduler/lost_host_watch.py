@@ -1,5 +1,6 @@
-"""Every few seconds: the active jobs of a host silent past its grace end failed (the rule is
-`domain.lost_hosts`). Every replica checks; the rule ends each job once whoever gets there."""
+"""Every few seconds: a host silent past its grace (the rule is `domain.lost_hosts`) offers
+its images no more, and its active jobs end failed. Every replica checks; the rule ends each
+job once whoever gets there, and withdrawing is idempotent."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from jobyard_scheduler.domain import admission
 from jobyard_scheduler.domain.lost_hosts import fail_on_lost_host, lost_hosts
-from jobyard_store import HostRegistry, JobNotFoundError
+from jobyard_store import HostRegistry, ImageRegistry, JobNotFoundError
 from jobyard_worker import Worker
 
 
@@ -16,6 +17,7 @@ class LostHostWatch:
     def __init__(self, worker: Worker, grace: timedelta) -> None:
         self._worker = worker
         self._hosts = HostRegistry(worker.db)
+        self._images = ImageRegistry(worker.db)
         self._grace = grace
         self._watching_since = datetime.now(UTC)
         self._blind = False
@@ -30,8 +32,10 @@ class LostHostWatch:
         now = datetime.now(UTC)
         if self._blind:
             self._watching_since, self._blind = now, False
-        on = (job.host for job in placed if job.host is not None)
-        lost = lost_hosts(on, last_seen, self._watching_since, now, self._grace)
+        known = {*last_seen, *(job.host for job in placed if job.host is not None)}
+        lost = lost_hosts(known, last_seen, self._watching_since, now, self._grace)
+        for host in lost:  # a job asking for an image only it had would wait for ever
+            await self._images.withdraw_host(host)
         for job in placed:
             if job.host in lost:
                 await self._fail(job.id, job.host, lost[job.host])

@@ -29,10 +29,6 @@ def test_silence_while_the_scheduler_could_not_watch_does_not_count():
     assert lost_hosts(["a"], seen, NOW - timedelta(seconds=60), NOW, GRACE) == {}
 
 
-def test_only_hosts_with_active_jobs_are_judged():
-    assert lost_hosts([], {"a": LONG_AGO}, LONG_AGO, NOW, GRACE) == {}
-
-
 def running_on(host: str):
     job = make_job(status=JobStatus.RUNNING).model_copy(update={"host": host})
     step = job.step(0).model_copy(update={"status": StepStatus.RUNNING})

@@ -17,16 +17,16 @@ from jobyard_store import Change, JobDocument
 
 
 def lost_hosts(
-    placed_on: Iterable[str],
+    hosts: Iterable[str],
     last_seen: Mapping[str, datetime],
     watching_since: datetime,
     now: datetime,
     grace: timedelta,
 ) -> dict[str, datetime | None]:
-    """The hosts of `placed_on` silent for longer than `grace`, with their last report
-    (None: never reported, or its report is gone)."""
+    """The `hosts` silent for longer than `grace`, with their last report (None: never
+    reported, or its report is gone)."""
     lost: dict[str, datetime | None] = {}
-    for host in set(placed_on):
+    for host in set(hosts):
         seen = last_seen.get(host)
         silent_since = max(seen, watching_since) if seen is not None else watching_since
         if now - silent_since > grace:
