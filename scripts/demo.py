@@ -108,13 +108,12 @@ def run_agent_job(client: Jobyard, api_key: str) -> tuple[bool, str]:
 
 
 def show_files(client: Jobyard, job_id: str) -> bool:
-    """The job's files in the Files library, each with its time-limited download link (the
-    execution log is saved just after the job ends)."""
+    """The job's files in the Files library, each with its time-limited download link, once
+    the job says they are complete (the execution log is saved just after the job ends)."""
     deadline = time.monotonic() + 15
-    files = client.jobs.files(job_id)
-    while not any(f.kind == "log" for f in files) and time.monotonic() < deadline:
+    while not client.jobs.get(job_id).files.complete and time.monotonic() < deadline:
         time.sleep(0.3)
-        files = client.jobs.files(job_id)
+    files = client.jobs.files(job_id)
     print(f"\nfiles of {job_id} (straight from storage, links valid 15 minutes):")
     for listed in sorted(files, key=lambda f: (f.kind, f.path)):
         link = client.files.get(listed.id).download_url
