@@ -1,10 +1,11 @@
 """Every service scaled out and one replica of each killed under load: two schedulers, agents,
 notifications and gateways, two sandbox hosts, jobs from 10 users sent through both gateways
-(200: 20 each, `JOBYARD_SCALE_JOBS_PER_USER` to change it; about two minutes here). Mid-load a replica of each is killed with SIGKILL (the
-second host's manager and file-sync come back, as a host does; the others stay dead), and
-later RabbitMQ itself is restarted. Every submission accepted is one job in MongoDB, every job
-ends `completed` with its output, and no message was ever published twice with different
-content, and no user ever had more jobs admitted at once than the scheduler's slots."""
+(200: 20 each, `JOBYARD_SCALE_JOBS_PER_USER` to change it; about two minutes here).
+Mid-load a replica of each is killed with SIGKILL (the second host's manager and file-sync
+come back, as a host does; the others stay dead), and later RabbitMQ itself is restarted.
+Every submission accepted is one job in MongoDB, every job ends `completed` with its output,
+no message was ever published twice with different content, and no user ever had more jobs
+admitted at once than the scheduler's slots."""
 
 from __future__ import annotations
 
