@@ -13,7 +13,8 @@ Measured, each from the client's side (this machine's clock):
 - docker exec:      the same command exec'd into a container already running (the floor: no
                     container to create)
 - Jobyard warm:     POST /v1/jobs -> the line on the job's WebSocket (`/v1/jobs/{id}/live`) /
-                    its `end` message; the sandbox claimed from the host's warm pool
+                    its `job.completed` event there; the sandbox claimed from the host's warm
+                    pool. The feed's `end` (every file of the job stored) follows: its own row
 - Jobyard cold:     the same job with a disk size the pool does not keep, so its sandbox is
                     created on the request path (the cold path)
 The job's own events (`GET /v1/jobs/{id}/events`) give each hop's share (see bench/README.md).
@@ -21,17 +22,20 @@ The job's own events (`GET /v1/jobs/{id}/events`) give each hop's share (see ben
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
 import time
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from _connect import bench_client, percentile, write_table
 from httpx_ws import connect_ws
+from machine import STANDIN_URL, store_op_ms
+from pymongo import MongoClient
 
 IMAGE = "jobyard/sandbox-minimal:latest"
 ECHO = ["bash", "-c", "echo hello"]
@@ -59,26 +63,46 @@ def timed_process(argv: list[str]) -> tuple[float, float]:
     return first, time.perf_counter() - start
 
 
-def jobyard_echo(client: httpx.Client, cold: bool) -> tuple[float, float, dict[str, Any]]:
-    """Seconds to the first line on the job's WebSocket and to its `end`; the job."""
+class EchoRun(NamedTuple):
+    first: float
+    """Seconds to the first line on the job's WebSocket."""
+    completed: float
+    """Seconds to its `job.completed` event there."""
+    files: float
+    """Seconds to its `end` (every file stored: `files.complete`)."""
+    store_ops: int
+    job: dict[str, Any]
+
+
+def store_ops(store: MongoClient[dict[str, Any]]) -> int:
+    """Operations the store has served so far (every service's, background loops included)."""
+    counters = store.admin.command("serverStatus")["opcounters"]
+    return sum(int(counters[name]) for name in ("insert", "query", "update", "delete", "command"))
+
+
+def jobyard_echo(client: httpx.Client, store: MongoClient[dict[str, Any]], cold: bool) -> EchoRun:
     body: dict[str, Any] = {"name": "bench-echo", "script": "echo hello", "image": "minimal"}
     if cold:
         body["disk_mb"] = COLD_DISK_MB
+    ops = store_ops(store)
     start = time.perf_counter()
     job_id = client.post("/v1/jobs", json=body).raise_for_status().json()["id"]
-    first = 0.0
+    first = completed = 0.0
     with connect_ws(f"/v1/jobs/{job_id}/live", client) as ws:
         while True:
             message = ws.receive_json()
             if message["type"] == "line" and not first:
                 first = time.perf_counter() - start
+            if message["type"] == "event" and message["event"]["type"] == "job.completed":
+                completed = time.perf_counter() - start
             if message["type"] == "end":
                 break
-    total = time.perf_counter() - start
+    files = time.perf_counter() - start
+    ops = store_ops(store) - ops
     job = client.get(f"/v1/jobs/{job_id}").json()
     if job["status"] != "completed":
         raise RuntimeError(f"bench job failed: {job}")
-    return first, total, job
+    return EchoRun(first, completed or files, files, ops, job)
 
 
 def hop_seconds(client: httpx.Client, job_id: str) -> dict[str, float]:
@@ -105,21 +129,28 @@ def main() -> int:
     exec_argv = ["docker", "exec", floor, *ECHO]
     firsts: defaultdict[str, list[float]] = defaultdict(list)
     ends: defaultdict[str, list[float]] = defaultdict(list)
+    files: defaultdict[str, list[float]] = defaultdict(list)
+    ops: defaultdict[str, list[int]] = defaultdict(list)
+    url = os.environ.get("MONGODB_URL", "")
+    store: MongoClient[dict[str, Any]] = MongoClient(url or STANDIN_URL)
     hops: defaultdict[str, defaultdict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     runtime = "?"
     try:
-        timed_process(run_argv), jobyard_echo(client, cold=False)  # warm caches on both paths
+        timed_process(run_argv), jobyard_echo(client, store, cold=False)  # warm caches
         for _ in range(args.runs):
             for name, argv in (("docker run --rm", run_argv), ("docker exec (floor)", exec_argv)):
                 first, end = timed_process(argv)
                 firsts[name].append(first)
                 ends[name].append(end)
             for cold in (False, True):
-                first, end, job = jobyard_echo(client, cold)
+                run = jobyard_echo(client, store, cold)
+                job = run.job
                 name = f"Jobyard {job['sandbox']['start']}"
                 runtime = job["sandbox"]["runtime"]
-                firsts[name].append(first)
-                ends[name].append(end)
+                firsts[name].append(run.first)
+                ends[name].append(run.completed)
+                files[name].append(run.files)
+                ops[name].append(run.store_ops)
                 for hop, seconds in hop_seconds(client, job["id"]).items():
                     hops[name][hop].append(seconds)
     finally:
@@ -127,7 +158,7 @@ def main() -> int:
 
     base = statistics.median(firsts["docker run --rm"])
     base_end = statistics.median(ends["docker run --rm"])
-    header = ["path", "runs", "first line p50", "p95", "x docker run", "end p50", "p95",
+    header = ["path", "runs", "first line p50", "p95", "x docker run", "completed p50", "p95",
               "x docker run"]  # fmt: skip
     rows = []
     for name in ("docker run --rm", "docker exec (floor)", "Jobyard warm", "Jobyard cold"):
@@ -155,6 +186,18 @@ def main() -> int:
         for _, _, label in HOPS
         if all(hops[name][label] for name in hops)
     ]
+    for name in sorted(hops):
+        end_to_files = [f - c for f, c in zip(files[name], ends[name], strict=True)]
+        hops[name]["completed -> every file stored (the live feed's `end`)"] = end_to_files
+    hop_rows += [
+        [label, *(f"{statistics.median(hops[name][label]) * 1000:.0f} ms" for name in sorted(hops))]
+        for label in ("completed -> every file stored (the live feed's `end`)",)
+    ]
+    read_ms = store_op_ms(url or STANDIN_URL)
+    hop_rows.append(
+        ["store operations during the job (all services)"]
+        + [f"{statistics.median(ops[name]):.0f} (x {read_ms:.1f} ms)" for name in sorted(hops)]
+    )
     write_table(title, header, rows, args.markdown)
     write_table("Where a Jobyard echo job's time goes", hop_header, hop_rows, args.markdown)
     return 0

@@ -18,7 +18,7 @@ from jobyard_livestream import LiveStream
 from jobyard_logging import get_logger
 from jobyard_messaging.publisher import EnvelopePublisher
 from jobyard_metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING
-from jobyard_store import Applied, Decide, EventLog, JobRepository
+from jobyard_store import Applied, Decide, EventLog, JobDocument, JobRepository
 
 log = get_logger(__name__)
 
@@ -43,10 +43,17 @@ class OutboxRelay:
         self._names = names
 
     async def change(
-        self, job_id: str, decide: Decide, *, causation_id: UUID | None = None
+        self,
+        job_id: str,
+        decide: Decide,
+        *,
+        causation_id: UUID | None = None,
+        current: JobDocument | None = None,
     ) -> Applied:
         """Store a domain decision on the job, then publish the events it announced."""
-        applied = await self._jobs.change(job_id, decide, causation_id=causation_id)
+        applied = await self._jobs.change(
+            job_id, decide, causation_id=causation_id, current=current
+        )
         await self.deliver(applied)
         return applied
 

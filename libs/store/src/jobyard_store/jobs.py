@@ -104,14 +104,26 @@ class JobRepository:
         return await self.collection.count_documents(query)
 
     async def change(
-        self, job_id: str, decide: Decide, *, causation_id: UUID | None = None
+        self,
+        job_id: str,
+        decide: Decide,
+        *,
+        causation_id: UUID | None = None,
+        current: JobDocument | None = None,
     ) -> Applied:
-        """Apply `decide` to the stored job, retrying on concurrent writers (optimistic lock)."""
+        """Apply `decide` to the stored job, retrying on concurrent writers (optimistic lock).
+        `current`, the job as the caller just read it, saves the first read: if it is stale,
+        the write finds another version (or the rule nothing to do) and the job is read again."""
+        given = current is not None
         for _ in range(self.MAX_ATTEMPTS):
-            current = await self.get(job_id)
+            if current is None:
+                current = await self.get(job_id)
             if current is None:
                 raise JobNotFoundError(job_id)
             decision = decide(current)
+            if decision is None and given:
+                current, given = None, False  # decided on the caller's copy: ask the store
+                continue
             if decision is None:
                 return Applied(current, ())
             envelopes = self._envelopes(current, decision.events, causation_id)
@@ -130,6 +142,7 @@ class JobRepository:
             )
             if result.matched_count == 1:
                 return Applied(new, envelopes)
+            current = None
             await asyncio.sleep(random.uniform(0.001, 0.02))
         raise ConcurrentChangeError(f"job {job_id}: too many concurrent changes")
 

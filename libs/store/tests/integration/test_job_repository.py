@@ -49,6 +49,43 @@ async def test_no_change_writes_nothing(mongo_db):
     assert (await jobs.get(job.id)).version == 1
 
 
+async def test_a_change_decided_on_the_callers_stale_copy_is_decided_again_on_the_stored_job(
+    mongo_db,
+):
+    jobs = JobRepository(mongo_db)
+    job = make_job(name="n")
+    await jobs.create(job, [])
+    stale = await jobs.get(job.id)
+    await jobs.change(job.id, lambda j: Change(j.model_copy(update={"name": "moved"})))
+
+    def append_x(current):
+        return Change(current.model_copy(update={"name": current.name + "x"}))
+
+    applied = await jobs.change(job.id, append_x, current=stale)
+    assert applied.job.name == "movedx"  # not "nx": the stale copy's write found version 2
+    assert (await jobs.get(job.id)).version == 3
+
+    def only_once_moved(current):
+        if current.name != "movedx":
+            return None  # true of the stale copy only
+        return Change(current.model_copy(update={"name": "done"}))
+
+    applied = await jobs.change(job.id, only_once_moved, current=stale)
+    assert applied.job.name == "done"
+
+
+async def test_a_change_on_the_callers_fresh_copy_writes_once(mongo_db):
+    jobs = JobRepository(mongo_db)
+    job = make_job(name="n")
+    await jobs.create(job, [])
+    fresh = await jobs.get(job.id)
+    applied = await jobs.change(
+        job.id, lambda j: Change(j.model_copy(update={"name": "y"}), [JobAdmitted()]), current=fresh
+    )
+    assert [e.sequence for e in applied.envelopes] == [1]
+    assert (await jobs.get(job.id)).model_dump() == applied.job.model_dump()
+
+
 async def test_outbox_entries_left_behind_are_claimed_by_one_sweeper_at_a_time(mongo_db):
     jobs = JobRepository(mongo_db)
     job = make_job()

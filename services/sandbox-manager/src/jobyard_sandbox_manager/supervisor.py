@@ -104,8 +104,11 @@ class SandboxSupervisor:
         else:
             self._spawn(job_id)
 
-    async def change(self, job_id: str, decide: Decide) -> JobDocument:
-        return (await self._worker.relay.change(job_id, decide)).job
+    async def change(
+        self, job_id: str, decide: Decide, current: JobDocument | None = None
+    ) -> JobDocument:
+        """`current`: the job as just read, to save the store a read (see `JobRepository`)."""
+        return (await self._worker.relay.change(job_id, decide, current=current)).job
 
     async def reconcile_forever(self) -> None:
         """At start and then periodically: drive every sandbox this host should be driving."""
@@ -168,6 +171,7 @@ class SandboxSupervisor:
             await self.change(
                 job_id,
                 lambda j: sandboxes.place_container(j, self._names, self._host, runtime, base),
+                current=job,
             )
             return True
         if container.state is ContainerState.RELEASED:
@@ -242,6 +246,10 @@ class SandboxSupervisor:
             if warm:  # a pool member (claimed now, or before a restart): the job's own limits
                 limits = pool.claim_limits(job, self._policy)
                 await asyncio.to_thread(self._docker.apply_limits, spec.name, limits)
+            # The step goes in now: no store write or log stream stands between the sandbox
+            # coming up and its runner starting the step (the pump reads its log from the start).
+            start = SandboxStart.WARM if warm else SandboxStart.COLD
+            handed = self._request_step(job, spec.name, start)
         except Exception as exc:
             if not refused(exc):
                 raise  # Docker unreachable or busy: the driver tries again
@@ -250,8 +258,8 @@ class SandboxSupervisor:
             await self.change(job.id, sandboxes.release)
             return
         now = datetime.now(UTC)
-        start = SandboxStart.WARM if warm else SandboxStart.COLD
-        await self.change(job.id, lambda j: sandboxes.container_up(j, now, start))
+        host = self._host if handed else None
+        await self.change(job.id, lambda j: steps.came_up(j, now, start, host), current=job)
 
     def _ssh_endpoint(self) -> SshEndpoint:
         with socket.socket() as probe:  # a free port now; the container binds it right after
@@ -287,18 +295,25 @@ class SandboxSupervisor:
             await self._make(job_id, "frozen", self._docker.freeze, name)
             return
         await self._make(job_id, "thawed", self._docker.thaw, name)
-        run = job.sandbox
-        if run is not None and run.state is SandboxState.REQUESTED:
-            step = job.step(run.step_index)
-            self._inboxes.request(
-                name,
-                run.step_index,
-                step.script,
-                sandboxes.step_argv(job, step.index),
-                sandboxes.step_env(job),
-                self._settings.disk_owner,
-            )
-            await self.change(job_id, lambda j: steps.hand_to_runner(j, self._host))
+        if self._request_step(job, name, container.start):
+            await self.change(job_id, lambda j: steps.hand_to_runner(j, self._host), current=job)
+
+    def _request_step(self, job: JobDocument, name: str, start: SandboxStart | None) -> bool:
+        """Drop the requested step into the sandbox's inbox, if the job goes on (again after a
+        restart: its runner runs each step once)."""
+        if not steps.ready_to_hand_over(job):
+            return False
+        assert job.sandbox is not None
+        step = job.step(job.sandbox.step_index)
+        self._inboxes.request(
+            name,
+            step.index,
+            step.script,
+            sandboxes.step_argv(job, step.index),
+            sandboxes.step_env(job, start),
+            self._settings.disk_owner,
+        )
+        return True
 
     async def _make(
         self, job_id: str, state: str, action: Callable[[str], None], name: str

@@ -8,7 +8,6 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import docker
@@ -148,13 +147,12 @@ async def test_a_claimed_member_runs_its_job_hardened_with_its_limits_env_and_in
         name = await start_warm(host, warm, job)
         assert name not in members
         assert len(members) == 2
-        up = sandboxes.container_up(job, datetime.now(UTC), SandboxStart.WARM).job
         host.inboxes.request(
             name,
             0,
             INSPECT,
             ["bash", "/run/jobyard/inbox/step-0.sh"],
-            sandboxes.step_env(up),
+            sandboxes.step_env(job, SandboxStart.WARM),
             (1000, 1000),
         )
         found = records_until_exit(name)

@@ -141,11 +141,9 @@ def test_a_claim_applies_the_jobs_cpus_capped_at_the_hosts_and_its_memory():
 
 def test_a_warm_sandbox_s_steps_get_the_job_env_a_cold_one_has_it_already():
     job = placed(env={"A": "1", "HOME": "/elsewhere"})
-    up = sandboxes.container_up(job, job.created_at, SandboxStart.WARM).job
-    assert sandboxes.step_env(up) == {
+    assert sandboxes.step_env(job, SandboxStart.WARM) == {
         "A": "1",
         "HOME": "/home/sandbox",
         "JOBYARD_INBOX": "/run/jobyard/inbox",
     }
-    cold = sandboxes.container_up(job, job.created_at, SandboxStart.COLD).job
-    assert sandboxes.step_env(cold) is None
+    assert sandboxes.step_env(job, SandboxStart.COLD) is None

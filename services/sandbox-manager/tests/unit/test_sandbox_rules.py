@@ -221,3 +221,47 @@ def test_a_duplicated_pause_or_resume_never_undoes_a_later_request():
     assert pausing.pause(resumed, PauseReason.USER, T0 + timedelta(seconds=6)) is None
     paused_again = pausing.pause(asked_to_pause(resumed), PauseReason.USER, T0).job
     assert pausing.resume(paused_again, T0 + timedelta(seconds=9)) is None  # not granted
+
+
+def requested_job(**overrides):
+    job = make_job(status=JobStatus.RUNNING, host="h1", **overrides)
+    job = sandboxes.place_container(job, NAMES, "h1", Runtime.RUNC, 0).job
+    return steps.accept_run(
+        job, RunStep(step_index=0, image="i", script="s", resources=job.resources), T0
+    ).job
+
+
+def test_a_sandbox_that_came_up_with_its_step_in_the_inbox_records_both_in_one_change():
+    job = requested_job()
+    assert steps.ready_to_hand_over(job)
+    change = steps.came_up(job, T0, SandboxStart.WARM, "h1")
+    assert change.job.container.state is ContainerState.UP
+    assert change.job.container.start is SandboxStart.WARM
+    assert change.job.sandbox.state is SandboxState.STARTING
+    assert change.job.sandbox.container == job.container.name
+    assert not steps.ready_to_hand_over(change.job)  # handed over: not again
+    assert steps.came_up(change.job, T0, SandboxStart.WARM, "h1") is None  # already up
+
+
+def test_a_sandbox_that_came_up_without_its_step_leaves_it_requested_for_the_driver():
+    change = steps.came_up(requested_job(), T0, SandboxStart.COLD, None)
+    assert change.job.container.state is ContainerState.UP
+    assert change.job.sandbox.state is SandboxState.REQUESTED
+
+
+def frozen_waiting_for_input(job):
+    waiting = job.model_copy(update={"status": JobStatus.WAITING_FOR_INPUT})
+    return pausing.pause(waiting, PauseReason.INPUT, T0).job
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda job: job.model_copy(update={"status": JobStatus.PAUSED}),
+        lambda job: job.model_copy(update={"status": JobStatus.CANCELLED}),
+        frozen_waiting_for_input,
+    ],
+    ids=["paused", "ended", "frozen-for-input"],
+)
+def test_a_step_is_not_handed_to_a_job_that_is_paused_frozen_or_over(make):
+    assert not steps.ready_to_hand_over(make(requested_job()))

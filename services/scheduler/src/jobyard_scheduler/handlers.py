@@ -65,7 +65,10 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
             await slots.release(job.user_id, job.id)  # no host has room: wait, queued
             return
         applied = await worker.relay.change(
-            job.id, lambda j: admission.admit(j, host), causation_id=msg.id if msg else None
+            job.id,
+            lambda j: admission.admit(j, host),
+            causation_id=msg.id if msg else None,
+            current=job,  # as the admission lease just read it
         )
         if applied.job.admitted_at is None or applied.job.status.is_terminal:
             await slots.release(job.user_id, job.id)  # ended meanwhile: give the slot back

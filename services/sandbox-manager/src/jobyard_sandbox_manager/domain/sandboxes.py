@@ -219,11 +219,11 @@ def step_argv(job: JobDocument, step: int) -> list[str]:
     return ["bash", script]
 
 
-def step_env(job: JobDocument) -> dict[str, str] | None:
+def step_env(job: JobDocument, start: SandboxStart | None) -> dict[str, str] | None:
     """The env a warm sandbox's steps get with their requests (a pool member was started
-    before its job was known); a cold sandbox has it from its creation."""
-    container = job.container
-    if container is None or container.start is not SandboxStart.WARM:
+    before its job was known); a cold sandbox has it from its creation. `start` is passed in
+    because the first step is handed over before the job records how its sandbox came up."""
+    if start is not SandboxStart.WARM:
         return None
     return sandbox_env(job.env, as_root=False)
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from jobyard_contracts import FailureReason, RunStep, SandboxExited, SandboxStarted
+from jobyard_contracts import (
+    FailureReason,
+    JobStatus,
+    RunStep,
+    SandboxExited,
+    SandboxStart,
+    SandboxStarted,
+)
+from jobyard_sandbox_manager.domain.sandboxes import container_up
 from jobyard_store import Change, JobDocument, SandboxRun, SandboxState
 
 _IN_PROGRESS = (SandboxState.STARTING, SandboxState.RUNNING)
@@ -23,6 +31,27 @@ def accept_run(job: JobDocument, command: RunStep, now: datetime) -> Change | No
         return None
     run = SandboxRun(step_index=command.step_index, host=command.host or job.host, requested_at=now)
     return Change(job.model_copy(update={"sandbox": run}))
+
+
+def ready_to_hand_over(job: JobDocument) -> bool:
+    """A step is requested and the job goes on (not paused, not over): its runner may have it."""
+    run = job.sandbox
+    return (
+        run is not None
+        and run.state is SandboxState.REQUESTED
+        and not job.status.is_terminal
+        and job.status is not JobStatus.PAUSED
+        and job.pause is None
+    )
+
+
+def came_up(job: JobDocument, at: datetime, start: SandboxStart, host: str | None) -> Change | None:
+    """The sandbox runs; when `host` is given, the requested step went into its inbox with it
+    (claimed or created with the step already there): both in one write."""
+    up = container_up(job, at, start)
+    if up is None or host is None:
+        return up
+    return hand_to_runner(up.job, host) or up
 
 
 def hand_to_runner(job: JobDocument, host: str) -> Change | None:
