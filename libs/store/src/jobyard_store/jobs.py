@@ -35,6 +35,11 @@ class Change:
     job: JobDocument
     events: Sequence[Payload] = field(default_factory=tuple)
 
+    def then(self, decide: Decide) -> Change:
+        """This change and then `decide` on its result, as one write."""
+        more = decide(self.job)
+        return self if more is None else Change(more.job, (*self.events, *more.events))
+
 
 Decide = Callable[[JobDocument], Change | None]
 """Pure function from the current job to a change, or None when there is nothing to do."""

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from jobyard_contracts import Envelope, PauseSandbox, ReleaseSandbox, ResumeSandbox, RunStep
 from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
-from jobyard_sandbox_manager.domain import pausing, sandboxes, steps
+from jobyard_sandbox_manager.domain import pausing, sandboxes
 from jobyard_sandbox_manager.supervisor import SandboxSupervisor
 from jobyard_store import ContainerState, workspaces
 from jobyard_worker import Worker
@@ -20,8 +20,7 @@ def register(
 ) -> None:
     @worker.host_subscriber("run-step", RunStep, host)
     async def on_run_step(msg: Envelope[RunStep]) -> None:
-        await worker.apply(msg, lambda job: steps.accept_run(job, msg.payload, datetime.now(UTC)))
-        supervisor.kick(msg.job_id)
+        await supervisor.accept_run(msg)
 
     @worker.host_subscriber("pause", PauseSandbox, host)
     async def on_pause(msg: Envelope[PauseSandbox]) -> None:

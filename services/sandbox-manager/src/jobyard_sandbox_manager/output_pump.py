@@ -33,12 +33,22 @@ class OutputPump:
         self._batch_seconds = batch_seconds
 
     async def run(
-        self, job: JobDocument, on_control: OnRecord, on_tick: OnTick, tick_seconds: float
+        self,
+        job: JobDocument,
+        on_control: OnRecord,
+        on_tick: OnTick,
+        tick_seconds: float,
+        *,
+        stored: int | None = None,
+        ready: Awaitable[bool] | None = None,
     ) -> None:
-        """Follow the sandbox's records until its container stops."""
+        """Follow the sandbox's records until its container stops. `stored`: the job's last
+        stored line, when the caller knows it (a sandbox it has just started); `ready`: a
+        write the records must wait for (lines go out live meanwhile), False to stop."""
         assert job.container is not None
         base = job.container.log_base_seq
-        stored = await self._worker.logs.last_seq(job.id)
+        if stored is None:
+            stored = await self._worker.logs.last_seq(job.id)
         since = await self._resume_point(job.id, stored, base)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Item] = asyncio.Queue()
@@ -50,7 +60,9 @@ class OutputPump:
             name=f"records-{job.container.name}",
         ).start()
         try:
-            await self._consume(job.id, base, stored, queue, on_control, on_tick, tick_seconds)
+            await self._consume(
+                job.id, base, stored, queue, on_control, on_tick, tick_seconds, ready
+            )
         finally:
             stream.close()  # on an error too: no reader is left behind
 
@@ -63,6 +75,7 @@ class OutputPump:
         on_control: OnRecord,
         on_tick: OnTick,
         tick_seconds: float,
+        ready: Awaitable[bool] | None,
     ) -> None:
         """Two steps in a row: lines go out live as soon as they are read, while storing them
         and applying starts and exits (with the periodic tick) follow in order behind: a slow
@@ -70,7 +83,8 @@ class OutputPump:
         ordered: asyncio.Queue[LogLine | Item] = asyncio.Queue()
         live = asyncio.create_task(self._show_live(job_id, base, stored, records, ordered))
         try:
-            await self._apply(job_id, ordered, on_control, on_tick, tick_seconds)
+            if ready is None or await ready:
+                await self._apply(job_id, ordered, on_control, on_tick, tick_seconds)
         finally:
             live.cancel()  # it only publishes: nothing durable is cut short
 

@@ -116,9 +116,10 @@ class SandboxManagerSettings(BaseSettings):
         default=600, gt=0, description="A pool unclaimed from this long shrinks."
     )
     pool_memory_mb: int = Field(
-        default=64,
+        default=512,
         ge=16,
-        description="Memory of an idle warm sandbox (MiB); a job's own is applied on claim.",
+        description="Memory of an idle warm sandbox (MiB, with 1 cpu): the API's default job "
+        "size, so such a job is claimed as is; any other gets its own limits on claim.",
     )
     health_host: str = Field(default="127.0.0.1", description="Address of GET /healthz.")
     health_port: int = Field(default=8083, description="Port of GET /healthz.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from subprocess import CalledProcessError
 from typing import Any
@@ -21,9 +21,11 @@ from docker.errors import APIError, ImageNotFound
 from minio.error import S3Error
 
 from jobyard_contracts import (
+    Envelope,
     FailureReason,
     JobStatus,
     PauseReason,
+    RunStep,
     Runtime,
     SandboxStart,
     WireNames,
@@ -34,7 +36,7 @@ from jobyard_sandbox_manager.adapters.disks import Disks
 from jobyard_sandbox_manager.adapters.docker_sandbox import ContainerStatus, DockerSandboxes
 from jobyard_sandbox_manager.adapters.inboxes import Inboxes
 from jobyard_sandbox_manager.adapters.inputs import copy_inputs
-from jobyard_sandbox_manager.domain import limits, outputs, pausing, pool, sandboxes, steps
+from jobyard_sandbox_manager.domain import limits, outputs, pausing, sandboxes, steps
 from jobyard_sandbox_manager.domain.pausing import start_session
 from jobyard_sandbox_manager.domain.records import CgroupCounters, Record
 from jobyard_sandbox_manager.output_pump import OnRecord, OnTick, OutputPump
@@ -97,12 +99,38 @@ class SandboxSupervisor:
         made = list(self._applied.values())
         return made.count("thawed"), made.count("frozen")
 
-    def kick(self, job_id: str) -> None:
-        """Look at the job now (a command arrived) rather than at the next tick."""
+    def kick(self, job_id: str, written: JobDocument | None = None) -> None:
+        """Look at the job now (a command arrived) rather than at the next tick; `written`,
+        the job as the command's handler just stored it, saves a new driver its first read."""
         if job_id in self._active:
             self._kicks[job_id].set()
         else:
-            self._spawn(job_id)
+            self._spawn(job_id, written)
+
+    async def accept_run(self, msg: Envelope[RunStep]) -> None:
+        """Record a step's command (and, for a job with no sandbox yet, its placement here, in
+        the same write), then drive the job from what was written."""
+        place = self._placement(await self._worker.logs.last_seq(msg.job_id), first=True)
+        now = datetime.now(UTC)
+
+        def accept(job: JobDocument) -> Change | None:
+            accepted = steps.accept_run(job, msg.payload, now)
+            return None if accepted is None else accepted.then(place)
+
+        applied = await self._worker.apply(msg, accept)
+        self.kick(msg.job_id, applied.job if applied else None)
+
+    def _placement(self, log_base_seq: int, *, first: bool) -> Decide:
+        """Give a job that wants a sandbox one on this host; `first`: only its first (a later
+        generation is placed once the driver has removed the one before)."""
+        runtime = self._policy.runtime
+
+        def place(job: JobDocument) -> Change | None:
+            if not self._wants_sandbox(job) or (first and job.container is not None):
+                return None
+            return sandboxes.place_container(job, self._names, self._host, runtime, log_base_seq)
+
+        return place
 
     async def change(
         self, job_id: str, decide: Decide, current: JobDocument | None = None
@@ -125,11 +153,11 @@ class SandboxSupervisor:
             ]
         }
 
-    def _spawn(self, job_id: str) -> None:
+    def _spawn(self, job_id: str, written: JobDocument | None = None) -> None:
         if job_id in self._active:
             return
         self._kicks[job_id] = asyncio.Event()
-        task = asyncio.create_task(self._drive(job_id))
+        task = asyncio.create_task(self._drive(job_id, written))
         self._active[job_id] = task
         task.add_done_callback(lambda _: self._forget(job_id))
 
@@ -138,23 +166,36 @@ class SandboxSupervisor:
         self._kicks.pop(job_id, None)
         self._applied.pop(job_id, None)
 
-    async def _drive(self, job_id: str) -> None:
+    async def _drive(self, job_id: str, written: JobDocument | None) -> None:
+        """`written`: the job as a write of this process just left it, so the next stage need
+        not read it back (a stale copy is harmless: every change re-reads on a conflict)."""
         with bound(job_id=job_id):
             while True:
                 try:
-                    if not await self._step_forward(job_id):
-                        return
+                    onward = await self._step_forward(job_id, written)
                 except Exception:
                     # Docker or the store is unavailable (e.g. a daemon restart): try again.
                     self._worker.log.warning("sandbox driver retrying", exc_info=True)
+                    written = None
                     await asyncio.sleep(1)
+                    continue
+                if onward is False:
+                    return
+                written = None if onward is True else onward
 
-    async def _step_forward(self, job_id: str) -> bool:
-        """Move the job's sandbox one stage on; False once there is nothing left to drive."""
+    async def _step_forward(self, job_id: str, written: JobDocument | None) -> JobDocument | bool:
+        """Move the job's sandbox one stage on: False once there is nothing left to drive, else
+        the job as that stage wrote it (True: read it again)."""
+        if written is not None:
+            return await self._stage(written)
         job = await self._jobs.get(job_id)
         if job is None:
             await asyncio.to_thread(self._docker.remove_job_containers, self._ns, job_id)
             return False
+        return await self._stage(job)
+
+    async def _stage(self, job: JobDocument) -> JobDocument | bool:
+        job_id = job.id
         container = job.container
         if container is None or container.state is ContainerState.HIBERNATED:
             if container is not None:  # hibernated: its container is removed, output kept
@@ -167,13 +208,7 @@ class SandboxSupervisor:
                     await self.change(job_id, steps.abandon)
                 return False
             base = await self._worker.logs.last_seq(job_id)
-            runtime = self._policy.runtime
-            await self.change(
-                job_id,
-                lambda j: sandboxes.place_container(j, self._names, self._host, runtime, base),
-                current=job,
-            )
-            return True
+            return await self.change(job_id, self._placement(base, first=False), current=job)
         if container.state is ContainerState.RELEASED:
             if not await self._outputs_saved_at_end(job):
                 await asyncio.sleep(FINAL_SYNC_POLL_SECONDS)
@@ -182,16 +217,34 @@ class SandboxSupervisor:
             await self.change(job_id, sandboxes.cleaned)
             return False
         if container.state is ContainerState.CREATING:
-            await self._create(job)
+            return await self._create(job)
+        return await self._follow(job, started_now=False)
+
+    async def _follow(
+        self, job: JobDocument, *, started_now: bool, coming_up: Awaitable[bool] | None = None
+    ) -> bool:
+        """Pump the sandbox's records until its container stops, then decide what that means.
+        `started_now`: this driver has just started it, so Docker need not be asked whether it
+        is still there, nor the store which of its lines are stored (none yet); `coming_up`,
+        the write saying so, is awaited before any record is applied."""
+        assert job.container is not None
+        name = job.container.name
+        if not started_now and await asyncio.to_thread(self._docker.status, name) is None:
+            await self._stopped(job.id, None)  # removed behind our back
             return True
-        if await asyncio.to_thread(self._docker.status, container.name) is None:
-            await self._stopped(job_id, None)  # removed behind our back
-            return True
-        await self._pump.run(job, self._on_record(job_id), self._tick(job_id), TICK_SECONDS)
-        status = await asyncio.to_thread(self._docker.status, container.name)
+        stored = job.container.log_base_seq if started_now else None
+        await self._pump.run(
+            job,
+            self._on_record(job.id),
+            self._tick(job.id),
+            TICK_SECONDS,
+            stored=stored,
+            ready=coming_up,
+        )
+        status = await asyncio.to_thread(self._docker.status, name)
         if status is not None and status.running:
             return True  # the log stream broke without the container stopping: follow again
-        await self._stopped(job_id, status)
+        await self._stopped(job.id, status)
         return True
 
     @property
@@ -211,10 +264,12 @@ class SandboxSupervisor:
             and run.state is SandboxState.REQUESTED
         )
 
-    async def _create(self, job: JobDocument) -> None:
+    async def _create(self, job: JobDocument) -> bool:
+        """Give the job its container (claimed warm or created), hand it the requested step and
+        follow it; True: look at the job again."""
         if job.status.is_terminal:
             await self.change(job.id, sandboxes.release)
-            return
+            return True
         if job.persistent and job.ssh is None:
             ssh = self._ssh_endpoint()
             job = await self.change(
@@ -243,8 +298,8 @@ class SandboxSupervisor:
                 job, self._names, self._policy, disk=disk, inbox=inbox, runner=self._inboxes.runner
             )
             warm = await asyncio.to_thread(self._docker.ensure_started, spec)
-            if warm:  # a pool member (claimed now, or before a restart): the job's own limits
-                limits = pool.claim_limits(job, self._policy)
+            limits = self._pool.limits_for(job) if warm else None
+            if limits is not None:  # a member (claimed now or before a restart): the job's own
                 await asyncio.to_thread(self._docker.apply_limits, spec.name, limits)
             # The step goes in now: no store write or log stream stands between the sandbox
             # coming up and its runner starting the step (the pump reads its log from the start).
@@ -256,10 +311,20 @@ class SandboxSupervisor:
             self._worker.log.exception("sandbox could not be created")
             await self._fail_current_step(job.id, FailureReason.SANDBOX_ERROR, str(exc)[-500:])
             await self.change(job.id, sandboxes.release)
-            return
+            return True
+        # Its log is followed (lines go out live) while its coming up is written.
+        coming_up = asyncio.create_task(self._came_up(job, start, self._host if handed else None))
+        try:
+            return await self._follow(job, started_now=True, coming_up=coming_up)
+        finally:
+            await coming_up  # written whatever became of the follow
+
+    async def _came_up(self, job: JobDocument, start: SandboxStart, host: str | None) -> bool:
+        """Record that the sandbox runs (and has its step, when `host` is given); False when
+        the job had changed meanwhile and this was not the write that did it."""
         now = datetime.now(UTC)
-        host = self._host if handed else None
-        await self.change(job.id, lambda j: steps.came_up(j, now, start, host), current=job)
+        up = await self.change(job.id, lambda j: steps.came_up(j, now, start, host), current=job)
+        return up.container is not None and up.container.created_at == now
 
     def _ssh_endpoint(self) -> SshEndpoint:
         with socket.socket() as probe:  # a free port now; the container binds it right after

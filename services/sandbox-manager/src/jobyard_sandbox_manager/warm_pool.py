@@ -22,6 +22,7 @@ from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
 from jobyard_sandbox_manager.adapters.inboxes import Inboxes
 from jobyard_sandbox_manager.domain import pool
 from jobyard_sandbox_manager.domain.pool import PoolKey
+from jobyard_sandbox_manager.domain.sandboxes import Limits
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
 from jobyard_store import JobDocument
 from jobyard_worker import Worker
@@ -59,6 +60,10 @@ class WarmPool:
     @property
     def idle_members(self) -> Counter[PoolKey]:
         return Counter({key: len(names) for key, names in self._idle.items()})
+
+    def limits_for(self, job: JobDocument) -> Limits | None:
+        """The limits a claimed member needs for the job (None: it has them)."""
+        return pool.claim_limits(job, self._host_policy, self._policy)
 
     @property
     def reserved_memory_mb(self) -> int:

@@ -119,7 +119,8 @@ async def start_warm(host: Host, warm: WarmPool, job: JobDocument) -> str:
         runner=host.inboxes.runner,
     )
     assert host.docker.ensure_started(spec) is True  # the claimed member, under the job's name
-    limits = pool.claim_limits(job, host.settings.host_policy(Runtime.RUNC))
+    limits = warm.limits_for(job)
+    assert limits is not None  # the job's size is not the pool's
     host.docker.apply_limits(spec.name, limits)
     return spec.name
 

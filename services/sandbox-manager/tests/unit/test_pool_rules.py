@@ -111,7 +111,7 @@ def test_a_quiet_pool_shrinks_to_its_idle_size_and_refills_no_further():
     assert pool.members_wanted(POLICY, host(), Counter({BASE: 1}), {BASE}, 0, 16) == [MINIMAL]
 
 
-def test_a_member_is_hardened_like_a_job_sandbox_with_the_least_resources(tmp_path: Path):
+def test_a_member_is_hardened_like_a_job_sandbox_at_the_pools_size(tmp_path: Path):
     name = pool.member_name(NAMES, "h1", "abcd")
     spec = pool.member_spec(
         NAMES,
@@ -135,8 +135,20 @@ def test_a_member_is_hardened_like_a_job_sandbox_with_the_least_resources(tmp_pa
 
 def test_a_claim_applies_the_jobs_cpus_capped_at_the_hosts_and_its_memory():
     job = placed(resources={"vcpus": 4, "memory_mb": 1024})
-    limits = pool.claim_limits(job, host())
+    limits = pool.claim_limits(job, host(), POLICY)
+    assert limits is not None
     assert (limits.cpu_quota_us, limits.memory_bytes) == (200_000, 1024 * 2**20)
+
+
+@pytest.mark.parametrize(("vcpus", "memory_mb"), [(2, 64), (1, 128)])
+def test_a_job_of_the_members_size_keeps_its_limits_any_other_gets_its_own(vcpus, memory_mb):
+    member_sized = placed(resources={"vcpus": 1, "memory_mb": 64})
+    assert pool.claim_limits(member_sized, host(), POLICY) is None
+    other = pool.claim_limits(
+        placed(resources={"vcpus": vcpus, "memory_mb": memory_mb}), host(), POLICY
+    )
+    assert other is not None
+    assert (other.cpu_quota_us, other.memory_bytes) == (vcpus * 100_000, memory_mb * 2**20)
 
 
 def test_a_warm_sandbox_s_steps_get_the_job_env_a_cold_one_has_it_already():

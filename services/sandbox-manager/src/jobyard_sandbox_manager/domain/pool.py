@@ -2,9 +2,9 @@
 wait for a container to be created.
 
 A pool member is an ordinary sandbox (the runner waiting for its first step, the same
-hardening, its own fresh disk) started with the least resources; a job that fits claims one,
-gets its own limits applied, and keeps it for its whole life: a member serves exactly one job
-and never returns to the pool. Pure: no Docker, no I/O.
+hardening, its own fresh disk) started at the usual job size; a job that fits claims one,
+gets its own limits applied if they differ, and keeps it for its whole life: a member serves
+exactly one job and never returns to the pool. Pure: no Docker, no I/O.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class PoolPolicy:
     """What a pool shrinks to once nothing was claimed from it for `idle_seconds`."""
     idle_seconds: float
     memory_mb: int
-    """Memory of an idle member (raised to the job's on claim)."""
+    """Memory of an idle member (with 1 cpu): a job of that size needs no new limits."""
 
     def keys(self, host: HostPolicy) -> list[PoolKey]:
         if host.runtime not in RUNTIMES_WITH_LIVE_LIMITS:
@@ -140,7 +140,7 @@ def member_spec(
     runner: Path,
 ) -> ContainerSpec:
     """A member's sandbox: hardened exactly as a job's of the same image, runtime and network
-    (a pool serves no persistent or root job), with the least cpu and memory until claimed.
+    (a pool serves no persistent or root job), at the pool's size until claimed.
     No job env: the job's reaches its steps through their requests. Pools are kept under runc
     only (`RUNTIMES_WITH_LIVE_LIMITS`), where no sandbox runs as root."""
     return ContainerSpec(
@@ -152,8 +152,8 @@ def member_spec(
         env=sandbox_env({}, as_root=False),
         network_mode=host.networks[key.network],
         nano_cpus=0,
-        cpu_quota_us=CPU_PERIOD_US,
-        memory_bytes=policy.memory_mb * 2**20,
+        cpu_quota_us=member_limits(policy).cpu_quota_us,
+        memory_bytes=member_limits(policy).memory_bytes,
         pids_limit=host.pids_limit,
         read_only=True,
         drop_capabilities=True,
@@ -168,11 +168,23 @@ def member_spec(
     )
 
 
-def claim_limits(job: JobDocument, host: HostPolicy) -> Limits:
-    """The job's own cpu and memory, applied to the member it claims (pids are the host's,
-    already set)."""
-    vcpus = min(job.resources.vcpus, host.host_cpus)
-    memory = job.resources.memory_mb * 2**20
+def member_limits(policy: PoolPolicy) -> Limits:
+    """What an idle member runs with: 1 cpu and the pool's memory."""
     return Limits(
-        cpu_period_us=CPU_PERIOD_US, cpu_quota_us=vcpus * CPU_PERIOD_US, memory_bytes=memory
+        cpu_period_us=CPU_PERIOD_US,
+        cpu_quota_us=CPU_PERIOD_US,
+        memory_bytes=policy.memory_mb * 2**20,
     )
+
+
+def claim_limits(job: JobDocument, host: HostPolicy, policy: PoolPolicy) -> Limits | None:
+    """The job's own cpu and memory, to apply to the member it claims (pids are the host's,
+    already set); None when the member already has them (`docker update` costs a runc call
+    on the way to the first step)."""
+    vcpus = min(job.resources.vcpus, host.host_cpus)
+    wanted = Limits(
+        cpu_period_us=CPU_PERIOD_US,
+        cpu_quota_us=vcpus * CPU_PERIOD_US,
+        memory_bytes=job.resources.memory_mb * 2**20,
+    )
+    return None if wanted == member_limits(policy) else wanted
