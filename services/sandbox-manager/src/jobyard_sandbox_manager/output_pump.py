@@ -41,10 +41,12 @@ class OutputPump:
         *,
         stored: int | None = None,
         ready: Awaitable[bool] | None = None,
+        wake: asyncio.Event | None = None,
     ) -> None:
         """Follow the sandbox's records until its container stops. `stored`: the job's last
         stored line, when the caller knows it (a sandbox it has just started); `ready`: a
-        write the records must wait for (lines go out live meanwhile), False to stop."""
+        write the records must wait for (lines go out live meanwhile), False to stop; `wake`:
+        set to tick now rather than at the next `tick_seconds` (`on_tick` clears it)."""
         assert job.container is not None
         base = job.container.log_base_seq
         if stored is None:
@@ -61,7 +63,7 @@ class OutputPump:
         ).start()
         try:
             await self._consume(
-                job.id, base, stored, queue, on_control, on_tick, tick_seconds, ready
+                job.id, base, stored, queue, on_control, on_tick, tick_seconds, ready, wake
             )
         finally:
             stream.close()  # on an error too: no reader is left behind
@@ -76,6 +78,7 @@ class OutputPump:
         on_tick: OnTick,
         tick_seconds: float,
         ready: Awaitable[bool] | None,
+        wake: asyncio.Event | None,
     ) -> None:
         """Two steps in a row: lines go out live as soon as they are read, while storing them
         and applying starts and exits (with the periodic tick) follow in order behind: a slow
@@ -84,7 +87,7 @@ class OutputPump:
         live = asyncio.create_task(self._show_live(job_id, base, stored, records, ordered))
         try:
             if ready is None or await ready:
-                await self._apply(job_id, ordered, on_control, on_tick, tick_seconds)
+                await self._apply(job_id, ordered, on_control, on_tick, tick_seconds, wake)
         finally:
             live.cancel()  # it only publishes: nothing durable is cut short
 
@@ -131,6 +134,7 @@ class OutputPump:
         on_control: OnRecord,
         on_tick: OnTick,
         tick_seconds: float,
+        wake: asyncio.Event | None,
     ) -> None:
         """Store lines in batches, and apply starts and exits once the lines before them are
         stored (a step's output is whole when its end is recorded)."""
@@ -138,7 +142,7 @@ class OutputPump:
         batch: list[LogLine] = []
         last_flush = next_tick = loop.time()
         while True:
-            if loop.time() >= next_tick:
+            if loop.time() >= next_tick or (wake is not None and wake.is_set()):
                 await on_tick()
                 next_tick = loop.time() + tick_seconds
             try:

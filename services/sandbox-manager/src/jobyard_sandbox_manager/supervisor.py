@@ -53,10 +53,14 @@ from jobyard_store import (
 )
 from jobyard_worker import Worker
 
-TICK_SECONDS = 0.5
+TICK_SECONDS = 5.0
+"""How often a running sandbox is compared with its job anyway: a safety net, since every
+command for it (and the watchdog) kicks its driver, which converges at once."""
 OUTPUTS_POLL_SECONDS = 0.05
-FINAL_SYNC_POLL_SECONDS = 0.5
-"""The disk of an ended job waits for its final sync; nobody waits on that, so look less often."""
+OUTPUTS_POLL_MAX_SECONDS = 0.5
+FINAL_SYNC_POLL_SECONDS = 2.0
+"""The disk of an ended job waits for its final sync; nobody waits on that, so look seldom (a
+burst of jobs ending at once otherwise reads the store several times a second for each)."""
 STEP_TAIL_LINES = 20
 
 
@@ -240,6 +244,7 @@ class SandboxSupervisor:
             TICK_SECONDS,
             stored=stored,
             ready=coming_up,
+            wake=self._kicks.get(job.id),
         )
         status = await asyncio.to_thread(self._docker.status, name)
         if status is not None and status.running:
@@ -434,7 +439,7 @@ class SandboxSupervisor:
             await asyncio.sleep(delay)
             # Quick for the usual small sync, then less often: a long upload is not slowed
             # down by the store reads of its own wait.
-            delay = min(delay * 1.5, FINAL_SYNC_POLL_SECONDS)
+            delay = min(delay * 1.5, OUTPUTS_POLL_MAX_SECONDS)
             current = await self._jobs.get(job_id)
             if current is None:
                 return
@@ -444,7 +449,7 @@ class SandboxSupervisor:
         """Whether the ended job's workspace may go: file-sync saved all of it (asked once)."""
         if outputs.saved_at_end(job):
             return True
-        await self.change(job.id, lambda j: outputs.request_final_sync(j, self._host))
+        await self.change(job.id, lambda j: outputs.request_final_sync(j, self._host), current=job)
         return False
 
     async def _exit_facts(

@@ -204,19 +204,25 @@ class DockerSandboxes:
         """Kill and remove every container of a job, whichever generation it was (a claimed
         pool member has the job's name but not its label)."""
         prefix = f"{namespace}-{job_id}-g"
-        found = self._docker.containers.list(
-            all=True, filters={"label": f"jobyard.namespace={namespace}"}
-        )
-        for container in found:
-            name = container.name or ""
-            if container.labels.get("jobyard.job_id") == job_id or name.startswith(prefix):
+        for name, labels in self._listed([f"jobyard.namespace={namespace}"]):
+            if labels.get("jobyard.job_id") == job_id or name.startswith(prefix):
                 self.remove(name)
 
     def pool_members(self, namespace: str, host: str, prefix: str) -> list[str]:
         """This host's pool members that no job claimed (they still carry a member's name)."""
         labels = [f"jobyard.namespace={namespace}", f"jobyard.host={host}", POOL_LABEL]
-        found = self._docker.containers.list(all=True, filters={"label": labels})
-        return [c.name for c in found if c.name and c.name.startswith(prefix)]
+        return [name for name, _ in self._listed(labels) if name.startswith(prefix)]
+
+    def _listed(self, labels: list[str]) -> list[tuple[str, dict[str, str]]]:
+        """Name and labels of every container with these labels, from Docker's list alone: the
+        SDK's `containers.list` inspects each one, which costs a call per container and fails
+        when one is removed meanwhile."""
+        found = self._docker.api.containers(all=True, filters={"label": labels})
+        return [
+            (summary["Names"][0].lstrip("/"), summary.get("Labels") or {})
+            for summary in found
+            if summary.get("Names")
+        ]
 
     def rename(self, name: str, new_name: str) -> None:
         self._docker.api.rename(name, new_name)
