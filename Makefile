@@ -44,8 +44,8 @@ bench: export JOBYARD_SANDBOX_RUNTIME ?= runc
 bench: up         ## side by side: fast starts vs docker run/exec, a 200-job burst, memory, control plane vs Celery, pause/resume, gVisor vs runc, 1 GiB output vs fput_object, live lines vs 500 ms batches, webhooks vs a direct POST
 	$(VENV)/python bench/machine.py $(BENCH_RESULTS)
 	$(VENV)/python bench/fast_start.py --markdown $(BENCH_RESULTS)
-	$(VENV)/python bench/burst.py --markdown $(BENCH_RESULTS)
 	$(VENV)/python bench/control_plane.py --markdown $(BENCH_RESULTS)
+	$(VENV)/python bench/burst.py --markdown $(BENCH_RESULTS)
 	cp $(BENCH_RESULTS) bench/results/latest.md
 	$(VENV)/python bench/sandbox_sessions.py
 	$(VENV)/python bench/file_outputs.py
