@@ -22,7 +22,6 @@ The job's own events (`GET /v1/jobs/{id}/events`) give each hop's share (see ben
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -34,8 +33,10 @@ from typing import Any, NamedTuple
 import httpx
 from _connect import bench_client, percentile, write_table
 from httpx_ws import connect_ws
-from machine import STANDIN_URL, store_op_ms
+from machine import store_op_ms
 from pymongo import MongoClient
+
+from jobyard_settings import InfraSettings
 
 IMAGE = "jobyard/sandbox-minimal:latest"
 ECHO = ["bash", "-c", "echo hello"]
@@ -131,8 +132,8 @@ def main() -> int:
     ends: defaultdict[str, list[float]] = defaultdict(list)
     files: defaultdict[str, list[float]] = defaultdict(list)
     ops: defaultdict[str, list[int]] = defaultdict(list)
-    url = os.environ.get("MONGODB_URL", "")
-    store: MongoClient[dict[str, Any]] = MongoClient(url or STANDIN_URL)
+    url = InfraSettings().mongodb_url
+    store: MongoClient[dict[str, Any]] = MongoClient(url)
     hops: defaultdict[str, defaultdict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     runtime = "?"
     try:
@@ -186,14 +187,12 @@ def main() -> int:
         for _, _, label in HOPS
         if all(hops[name][label] for name in hops)
     ]
-    for name in sorted(hops):
-        end_to_files = [f - c for f, c in zip(files[name], ends[name], strict=True)]
-        hops[name]["completed -> every file stored (the live feed's `end`)"] = end_to_files
-    hop_rows += [
-        [label, *(f"{statistics.median(hops[name][label]) * 1000:.0f} ms" for name in sorted(hops))]
-        for label in ("completed -> every file stored (the live feed's `end`)",)
-    ]
-    read_ms = store_op_ms(url or STANDIN_URL)
+    to_files = {n: [f - c for f, c in zip(files[n], ends[n], strict=True)] for n in hops}
+    hop_rows.append(
+        ["completed -> every file stored (the live feed's `end`)"]
+        + [f"{statistics.median(to_files[n]) * 1000:.0f} ms" for n in sorted(hops)]
+    )
+    read_ms = store_op_ms(url)
     hop_rows.append(
         ["store operations during the job (all services)"]
         + [f"{statistics.median(ops[name]):.0f} (x {read_ms:.1f} ms)" for name in sorted(hops)]

@@ -222,17 +222,16 @@ class SandboxSupervisor:
             return False
         if container.state is ContainerState.CREATING:
             return await self._create(job)
-        return await self._follow(job, started_now=False)
+        return await self._follow(job)
 
-    async def _follow(
-        self, job: JobDocument, *, started_now: bool, coming_up: Awaitable[bool] | None = None
-    ) -> bool:
+    async def _follow(self, job: JobDocument, coming_up: Awaitable[bool] | None = None) -> bool:
         """Pump the sandbox's records until its container stops, then decide what that means.
-        `started_now`: this driver has just started it, so Docker need not be asked whether it
-        is still there, nor the store which of its lines are stored (none yet); `coming_up`,
-        the write saying so, is awaited before any record is applied."""
+        `coming_up`, given when this driver has just started the sandbox, is the write saying
+        so, awaited before any record is applied; Docker need not be asked whether the sandbox
+        is still there, nor the store which of its lines are stored (none yet)."""
         assert job.container is not None
         name = job.container.name
+        started_now = coming_up is not None
         if not started_now and await asyncio.to_thread(self._docker.status, name) is None:
             await self._stopped(job.id, None)  # removed behind our back
             return True
@@ -320,7 +319,7 @@ class SandboxSupervisor:
         # Its log is followed (lines go out live) while its coming up is written.
         coming_up = asyncio.create_task(self._came_up(job, start, self._host if handed else None))
         try:
-            return await self._follow(job, started_now=True, coming_up=coming_up)
+            return await self._follow(job, coming_up)
         finally:
             await coming_up  # written whatever became of the follow
 

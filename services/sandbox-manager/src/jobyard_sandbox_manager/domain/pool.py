@@ -143,6 +143,7 @@ def member_spec(
     (a pool serves no persistent or root job), at the pool's size until claimed.
     No job env: the job's reaches its steps through their requests. Pools are kept under runc
     only (`RUNTIMES_WITH_LIVE_LIMITS`), where no sandbox runs as root."""
+    limits = member_limits(policy)
     return ContainerSpec(
         name=name,
         image=host.images[key.image],
@@ -152,8 +153,8 @@ def member_spec(
         env=sandbox_env({}, as_root=False),
         network_mode=host.networks[key.network],
         nano_cpus=0,
-        cpu_quota_us=member_limits(policy).cpu_quota_us,
-        memory_bytes=member_limits(policy).memory_bytes,
+        cpu_quota_us=limits.cpu_quota_us,
+        memory_bytes=limits.memory_bytes,
         pids_limit=host.pids_limit,
         read_only=True,
         drop_capabilities=True,

@@ -51,7 +51,7 @@ def came_up(job: JobDocument, at: datetime, start: SandboxStart, host: str | Non
     up = container_up(job, at, start)
     if up is None or host is None:
         return up
-    return hand_to_runner(up.job, host) or up
+    return up.then(lambda j: hand_to_runner(j, host))
 
 
 def hand_to_runner(job: JobDocument, host: str) -> Change | None:
