@@ -24,6 +24,7 @@ from jobyard_contracts import (
     ForkOrigin,
     JobSubmitted,
     Planner,
+    StepSpec,
     StepStatus,
     parse_envelope,
 )
@@ -131,32 +132,48 @@ def fork_job(
             "stateful": False,
             "chat_id": None,
             "ipv6_lease": None,
-            "steps": [
-                _kept(original, i) if i in done else StepState.planned(s)
-                for i, s in enumerate(plan)
-            ]
-            if explicit
-            else [],
-            "todo": []
-            if explicit
-            else [TodoItem(title=s.title, instruction=s.instruction) for s in plan],
             "inputs": [*original.inputs, *restored],
             "forked_from": origin,
             "created_at": datetime.now(UTC),
             "correlation_id": str(uuid4()),
         }
     )
-    fresh = JobDocument.model_validate(_pristine(fork))
     announced = submitted.model_copy(
         update={"stateful": False, "chat_id": None, "forked_from": origin}
     )
-    return fresh, announced
+    return _fresh(fork, plan, done), announced
 
 
-def _kept(original: JobDocument, index: int) -> StepState:
+def as_submitted(job: JobDocument, submitted: JobSubmitted) -> JobDocument:
+    """The job as its submission stored it, before any service acted on it (what a replay of
+    its history starts from); a fork with the steps its original had done."""
+    done = submitted.forked_from.completed_steps if submitted.forked_from else ()
+    return _fresh(job, submitted.steps, done).model_copy(update={"version": 1, "sequence": 1})
+
+
+def _fresh(job: JobDocument, plan: Sequence[StepSpec], done: Sequence[int]) -> JobDocument:
+    """`job` with nothing of a run: its plan to do (an LLM planner's as its to-do list), the
+    steps in `done` kept with their results."""
+    explicit = job.planner is not Planner.LLM
+    planned = job.model_copy(
+        update={
+            "steps": [
+                _kept(job, i) if i in done else StepState.planned(s) for i, s in enumerate(plan)
+            ]
+            if explicit
+            else [],
+            "todo": []
+            if explicit
+            else [TodoItem(title=s.title, instruction=s.instruction) for s in plan],
+        }
+    )
+    return JobDocument.model_validate(_pristine(planned))
+
+
+def _kept(job: JobDocument, index: int) -> StepState:
     """A step done by the fork's event: its result as the original recorded it (the history
     says it completed, whatever else the original did since)."""
-    return original.steps[index].model_copy(update={"status": StepStatus.COMPLETED})
+    return job.steps[index].model_copy(update={"status": StepStatus.COMPLETED})
 
 
 _RUN_FIELDS = set(JobDocument.model_fields) - {

@@ -20,11 +20,12 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from jobyard import Jobyard
+from jobyard_agent.domain.planning import Budgets
 from jobyard_settings import InfraSettings
 from jobyard_testing.cleanup import S3_STANDIN, delete_namespace_sync, empty_bucket
 from jobyard_testing.containers import remove_namespace_containers
 from jobyard_testing.model_server import MODEL_API_KEY, ModelServer, model_server
-from jobyard_testing.replays import replay_every_job
+from jobyard_testing.replays import planner_budgets, replay_every_job
 from jobyard_testing.stack import SERVICES, Stack
 from jobyard_testing.webhook_receiver import webhook_receiver
 
@@ -145,16 +146,17 @@ def stack(
         for service in SERVICES:
             stack.start(service)
         yield stack
-        _check_replays(infra)
+        _check_replays(infra, planner_budgets(stack.env))
     finally:
         stack.stop_all()
         remove_namespace_containers(stack.namespace)
         _unmount_disks(tmp_path_factory.getbasetemp())
 
 
-def _check_replays(infra: InfraSettings) -> None:
-    """Every job of the session, re-folded from its history, agrees with its document."""
-    found = asyncio.run(replay_every_job(infra))
+def _check_replays(infra: InfraSettings, budgets: Budgets) -> None:
+    """Every job of the session, replayed through the services' rules, comes out as its
+    history recorded it and as its document stores it."""
+    found = asyncio.run(replay_every_job(infra, budgets))
     if found:
         lines = [f"{job_id}: {'; '.join(diff)}" for job_id, diff in sorted(found.items())]
         pytest.fail("history and document disagree:\n" + "\n".join(lines), pytrace=False)

@@ -1,24 +1,38 @@
-"""The replayer check the e2e suite ends with: every job it made, re-folded from its history,
-agrees with its stored document (`jobyard_store.replay`)."""
+"""The replayer check the e2e suite ends with: every job it made, replayed through the
+services' rules from its history, comes out as recorded and as stored (`jobyard_ops.replayer`)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 
+from jobyard_agent.domain.planning import Budgets
+from jobyard_agent.settings import PlannerSettings
+from jobyard_ops.replayer import replay, replay_inputs
 from jobyard_settings import InfraSettings
-from jobyard_store import EventLog, JobRepository, connect
-from jobyard_store.replay import differences, fold, observe
+from jobyard_store import EventLog, JobRepository, LogStore, connect
 
 CATCH_UP_SECONDS = 30.0
 """How long a job's event log may lag its document (an outbox entry waiting for a sweep)."""
 
 
-async def replay_every_job(infra: InfraSettings) -> dict[str, list[str]]:
-    """Each job whose history and document disagree, with the differences. A job is compared
-    once its log holds every message its document announced, at one version of it."""
+def planner_budgets(env: Mapping[str, str]) -> Budgets:
+    """The budgets an agent started with `env` plans with."""
+    prefix = "JOBYARD_LLM_"
+    given = {k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)}
+    return PlannerSettings.model_validate(given).budgets
+
+
+async def replay_every_job(
+    infra: InfraSettings, budgets: Budgets | None = None
+) -> dict[str, list[str]]:
+    """Each job whose replay disagrees with its history or document, with the differences. A
+    job is replayed once its log holds every message its document announced, at one version
+    of it. `budgets`: the agent's (its defaults when not given)."""
+    budgets = budgets or PlannerSettings().budgets
     mongo, db = connect(infra)
-    jobs, events = JobRepository(db), EventLog(db)
+    jobs, events, logs = JobRepository(db), EventLog(db), LogStore(db)
     found: dict[str, list[str]] = {}
     deadline = time.monotonic() + CATCH_UP_SECONDS
     try:
@@ -32,7 +46,8 @@ async def replay_every_job(infra: InfraSettings) -> dict[str, list[str]]:
                 again = await jobs.get(job_id)
                 caught_up = bool(history) and history[-1]["sequence"] == job.sequence
                 if again is not None and again.version == job.version and caught_up:
-                    diff = differences(fold(history), observe(job))
+                    inputs = await replay_inputs(logs, job, history, budgets)
+                    diff = replay(job, history, inputs).differences
                     if diff:
                         found[job_id] = diff
                     break

@@ -18,9 +18,6 @@ from jobyard_contracts import (
 )
 from jobyard_worker import Worker
 
-OBSERVED_LINES = 200
-OBSERVED_CHARS = 8000
-
 NO_MODEL = (
     "no model is configured for the planner (set JOBYARD_LLM_BASE_URL and JOBYARD_LLM_MODEL); "
     "give explicit script steps instead"
@@ -45,10 +42,8 @@ def register(worker: Worker, settings: PlannerSettings) -> None:
         observation = ""
         job = await worker.jobs.get(msg.job_id)
         if job is not None and job.planner is Planner.LLM:
-            # The planner sees more of a step's output than the timeline's tail.
-            lines = await worker.logs.tail(msg.job_id, OBSERVED_LINES, step=fact.step_index)
-            output = "\n".join(line.text for line in lines)[-OBSERVED_CHARS:]
-            observation = tools.observation(fact.exit_code, output, fact.message)
+            lines = await worker.logs.tail(msg.job_id, tools.OBSERVED_LINES, step=fact.step_index)
+            observation = tools.observation(fact, [line.text for line in lines])
         applied = await worker.apply(
             msg, lambda j: plans.step_exited(j, fact, observation, budgets)
         )

@@ -16,13 +16,15 @@ import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from aiormq.exceptions import ChannelNotFoundEntity
 
+from jobyard_agent.settings import PlannerSettings
 from jobyard_contracts import WireNames
 from jobyard_messaging.history import retained_messages
+from jobyard_ops.replayer import replay, replay_inputs
 from jobyard_settings import InfraSettings
-from jobyard_store import EventLog, JobDocument, JobRepository, connect
+from jobyard_store import EventLog, JobDocument, JobRepository, LogStore, connect
 from jobyard_store.files import FileRepository
 from jobyard_store.forks import fork_job, restored_files
-from jobyard_store.replay import JobFacts, differences, fold, observe
+from jobyard_store.replay import JobFacts, fold
 
 
 class UnknownQueueError(Exception):
@@ -61,8 +63,10 @@ def queue_name(names: WireNames, consumer: str) -> str:
 
 @dataclass(frozen=True)
 class Replayed:
-    """A job's history re-folded (up to a sequence), and where its document says otherwise
-    (nothing to compare once the job was purged, or when folded only part way)."""
+    """A job's history replayed through the services' rules (up to a sequence), and where the
+    rules disagree with what was stored. A purged job has no document to start from: its
+    history is only folded into its facts (`jobyard_store.replay.fold`), with nothing to
+    compare."""
 
     source: str
     messages: int
@@ -75,12 +79,14 @@ class HistoryDesk:
         self,
         jobs: JobRepository,
         events: EventLog,
+        logs: LogStore,
         files: FileRepository,
         rabbit: AbstractRobustConnection,
         names: WireNames,
     ) -> None:
         self._jobs = jobs
         self._events = events
+        self._logs = logs
         self._files = files
         self._rabbit = rabbit
         self._names = names
@@ -95,13 +101,16 @@ class HistoryDesk:
         return source, [e for e in envelopes if span.holds(e)]
 
     async def replay(self, job_id: str, up_to: int | None = None) -> Replayed:
+        """Replay with the budgets the agent runs with (`JOBYARD_LLM_*`, as the agent reads
+        them): a budget decides when an LLM planner's job ends."""
         source, envelopes = await self.history(job_id)
-        facts = fold(envelopes, up_to)
         job = await self._jobs.get(job_id)
-        last = envelopes[-1]["sequence"] if envelopes else 0
-        whole = up_to is None or up_to >= last
-        compared = differences(facts, observe(job)) if job is not None and whole else None
-        return Replayed(source, len(envelopes), facts, compared)
+        if job is None:
+            return Replayed(source, len(envelopes), fold(envelopes, up_to), None)
+        budgets = PlannerSettings().budgets
+        inputs = await replay_inputs(self._logs, job, envelopes, budgets)
+        replayed = replay(job, envelopes, inputs, up_to)
+        return Replayed(source, len(envelopes), replayed.facts, replayed.differences)
 
     async def fork(self, job_id: str, from_seq: int | None) -> JobDocument:
         """Fork any user's job, with the rules users' forks follow (`jobyard_store.forks`); the
@@ -153,7 +162,9 @@ async def history_desk(infra: InfraSettings) -> AsyncIterator[HistoryDesk]:
     mongo, db = connect(infra)
     rabbit = await aio_pika.connect_robust(infra.rabbitmq_url)
     try:
-        yield HistoryDesk(JobRepository(db), EventLog(db), FileRepository(db), rabbit, infra.names)
+        yield HistoryDesk(
+            JobRepository(db), EventLog(db), LogStore(db), FileRepository(db), rabbit, infra.names
+        )
     finally:
         await rabbit.close()
         await mongo.close()

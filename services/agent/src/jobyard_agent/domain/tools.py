@@ -11,9 +11,12 @@ from __future__ import annotations
 import base64
 import json
 import shlex
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jobyard_contracts import SandboxExited
 
 STEP_OUTPUT_DIR = "/tmp/jobyard-steps"
 """Where a planner step's whole output is kept in the sandbox, for `read_output`."""
@@ -184,9 +187,15 @@ def _lines(path: str, start: int, count: int) -> str:
     return f"sed -n '{start},{end}p' -- {path}\n"
 
 
-def observation(exit_code: int, output_tail: str, message: str) -> str:
-    """What the planner is told of a step it ran."""
-    text = f"exit code {exit_code}"
-    if message:
-        text += f" ({message})"
+OBSERVED_LINES = 200
+OBSERVED_CHARS = 8000
+"""The planner sees more of a step's output than the timeline's tail, up to these."""
+
+
+def observation(fact: SandboxExited, output_lines: Sequence[str]) -> str:
+    """What the planner is told of a step it ran, given the step's last `OBSERVED_LINES`."""
+    text = f"exit code {fact.exit_code}"
+    if fact.message:
+        text += f" ({fact.message})"
+    output_tail = "\n".join(output_lines)[-OBSERVED_CHARS:]
     return f"{text}\noutput (last lines):\n{output_tail}" if output_tail else text

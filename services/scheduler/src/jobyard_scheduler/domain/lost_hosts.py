@@ -8,8 +8,9 @@ host gets its full grace again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from jobyard_contracts import FailureReason, JobFailed, JobStatus
 from jobyard_scheduler.domain.lifecycle import ended
@@ -38,7 +39,7 @@ def fail_on_lost_host(job: JobDocument, host: str, seen: datetime | None) -> Cha
     """End the job failed, once, if it is still active on the lost `host`."""
     if job.host != host:
         return None
-    since = f" since {seen:%Y-%m-%d %H:%M:%S} UTC" if seen is not None else ""
+    since = f" since {seen:{_SEEN}} UTC" if seen is not None else ""
     message = (
         f"host {host} has not reported{since}: the job's sandbox is lost with it "
         "(the files saved before are kept)"
@@ -51,3 +52,12 @@ def fail_on_lost_host(job: JobDocument, host: str, seen: datetime | None) -> Cha
     closed = failed.files.model_copy(update={"final_synced": True})
     failed = failed.model_copy(update={"files": closed})
     return Change(failed, [JobFailed(reason=FailureReason.SANDBOX_ERROR, message=message)])
+
+
+_SEEN = "%Y-%m-%d %H:%M:%S"
+
+
+def last_seen_in(message: str) -> datetime | None:
+    """When a lost host last reported, as `fail_on_lost_host` said it (a replay's input)."""
+    found = re.search(r" since (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", message)
+    return datetime.strptime(found[1], _SEEN).replace(tzinfo=UTC) if found else None
