@@ -1,12 +1,12 @@
-"""Re-folding a job's history: the state its messages imply, read beside the stored document.
+"""A job's facts, read off its document or folded from its history.
 
-Services change the document and append the events announcing the change in one write, so the
-two can only disagree through a rule that changes the state without saying so (or says so
-wrongly), or through a history an upcaster no longer reads. `fold` replays the messages (old
-versions upcast as every consumer reads them), `observe` reads the same facts off the document,
-and `differences` names each disagreement. Operators run it (`jobyard-ops replay`); the e2e
-suite runs it over every job it made, so such a change fails the build. `fold` stops at any
-sequence, which is what a fork starts from.
+`observe` reads what matters of a job (status, host, steps, result, pause, session, prompt,
+messages, planner turns) off the stored document; `differences` names each fact on which two
+readings disagree. The replayer (`jobyard_ops.replayer`) reaches a state by running the
+services' own rules over the history and compares its facts with the document's. `fold` reads
+the same facts off the messages alone (old versions upcast as every consumer reads them),
+where there is no document to run the rules from: a job already purged, and a fork, which
+keeps the steps done by its event.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from jobyard_settings import InfraSettings
 from jobyard_testing.cleanup import S3_STANDIN, delete_namespace_sync, empty_bucket
 from jobyard_testing.containers import remove_namespace_containers
 from jobyard_testing.model_server import MODEL_API_KEY, ModelServer, model_server
-from jobyard_testing.replays import planner_budgets, replay_every_job
+from jobyard_testing.replays import KEEP_HISTORIES, planner_budgets, replay_every_job
 from jobyard_testing.stack import SERVICES, Stack
 from jobyard_testing.webhook_receiver import webhook_receiver
 
@@ -156,7 +156,8 @@ def stack(
 def _check_replays(infra: InfraSettings, budgets: Budgets) -> None:
     """Every job of the session, replayed through the services' rules, comes out as its
     history recorded it and as its document stores it."""
-    found = asyncio.run(replay_every_job(infra, budgets))
+    keep = os.environ.get(KEEP_HISTORIES)
+    found = asyncio.run(replay_every_job(infra, budgets, Path(keep) if keep else None))
     if found:
         lines = [f"{job_id}: {'; '.join(diff)}" for job_id, diff in sorted(found.items())]
         pytest.fail("history and document disagree:\n" + "\n".join(lines), pytrace=False)

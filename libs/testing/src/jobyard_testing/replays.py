@@ -4,14 +4,19 @@ services' rules from its history, comes out as recorded and as stored (`jobyard_
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
 
 from jobyard_agent.domain.planning import Budgets
 from jobyard_agent.settings import PlannerSettings
+from jobyard_ops.replay_rules import Inputs
 from jobyard_ops.replayer import replay, replay_inputs
 from jobyard_settings import InfraSettings
-from jobyard_store import EventLog, JobRepository, LogStore, connect
+from jobyard_store import EventLog, JobDocument, JobRepository, LogStore, connect
 
 CATCH_UP_SECONDS = 30.0
 """How long a job's event log may lag its document (an outbox entry waiting for a sweep)."""
@@ -24,12 +29,38 @@ def planner_budgets(env: Mapping[str, str]) -> Budgets:
     return PlannerSettings.model_validate(given).budgets
 
 
+KEEP_HISTORIES = "JOBYARD_TEST_KEEP_HISTORIES"
+"""A directory: the suite keeps there each job it replayed (what the replayer's unit tests
+replay again, so an old history that no longer replays fails the build)."""
+
+
+def kept_history(job: JobDocument, history: list[dict[str, Any]], inputs: Inputs) -> str:
+    """A job as `load_kept` reads it back: document, history and the replay's inputs."""
+    kept = {
+        "document": job.model_dump(mode="json", by_alias=True),
+        "history": history,
+        "budgets": asdict(inputs.budgets),
+        "observations": {str(k): v for k, v in inputs.observations.items()},
+    }
+    return json.dumps(kept, indent=1, sort_keys=True)
+
+
+def load_kept(path: Path) -> tuple[JobDocument, list[dict[str, Any]], Inputs]:
+    kept = json.loads(path.read_text())
+    inputs = Inputs(
+        budgets=Budgets(**kept["budgets"]),
+        observations={int(k): v for k, v in kept["observations"].items()},
+    )
+    return JobDocument.model_validate(kept["document"]), kept["history"], inputs
+
+
 async def replay_every_job(
-    infra: InfraSettings, budgets: Budgets | None = None
+    infra: InfraSettings, budgets: Budgets | None = None, keep: Path | None = None
 ) -> dict[str, list[str]]:
     """Each job whose replay disagrees with its history or document, with the differences. A
     job is replayed once its log holds every message its document announced, at one version
-    of it. `budgets`: the agent's (its defaults when not given)."""
+    of it. `budgets`: the agent's (its defaults when not given); `keep`: where to keep each
+    job replayed clean (`kept_history`)."""
     budgets = budgets or PlannerSettings().budgets
     mongo, db = connect(infra)
     jobs, events, logs = JobRepository(db), EventLog(db), LogStore(db)
@@ -50,6 +81,8 @@ async def replay_every_job(
                     diff = replay(job, history, inputs).differences
                     if diff:
                         found[job_id] = diff
+                    elif keep is not None:
+                        (keep / f"{job_id}.json").write_text(kept_history(job, history, inputs))
                     break
                 if time.monotonic() > deadline:
                     found[job_id] = [f"its event log never caught up with sequence {job.sequence}"]

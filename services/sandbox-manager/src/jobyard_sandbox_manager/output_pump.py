@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
@@ -26,6 +27,18 @@ OnRecord = Callable[[Record], Awaitable[None]]
 OnTick = Callable[[], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Handling:
+    """What a run does besides storing lines: apply each start or exit record (`on_control`),
+    and look at the job every `tick_seconds`, or at once when `wake` is set (`on_tick` clears
+    it)."""
+
+    on_control: OnRecord
+    on_tick: OnTick
+    tick_seconds: float
+    wake: asyncio.Event | None = None
+
+
 class OutputPump:
     def __init__(self, worker: Worker, sandboxes: DockerSandboxes, batch_seconds: float) -> None:
         self._worker = worker
@@ -35,18 +48,14 @@ class OutputPump:
     async def run(
         self,
         job: JobDocument,
-        on_control: OnRecord,
-        on_tick: OnTick,
-        tick_seconds: float,
+        handling: Handling,
         *,
         stored: int | None = None,
         ready: Awaitable[bool] | None = None,
-        wake: asyncio.Event | None = None,
     ) -> None:
         """Follow the sandbox's records until its container stops. `stored`: the job's last
         stored line, when the caller knows it (a sandbox it has just started); `ready`: a
-        write the records must wait for (lines go out live meanwhile), False to stop; `wake`:
-        set to tick now rather than at the next `tick_seconds` (`on_tick` clears it)."""
+        write the records must wait for (lines go out live meanwhile), False to stop."""
         assert job.container is not None
         base = job.container.log_base_seq
         if stored is None:
@@ -62,9 +71,7 @@ class OutputPump:
             name=f"records-{job.container.name}",
         ).start()
         try:
-            await self._consume(
-                job.id, base, stored, queue, on_control, on_tick, tick_seconds, ready, wake
-            )
+            await self._consume(job.id, base, stored, queue, handling, ready)
         finally:
             stream.close()  # on an error too: no reader is left behind
 
@@ -74,11 +81,8 @@ class OutputPump:
         base: int,
         stored: int,
         records: asyncio.Queue[Item],
-        on_control: OnRecord,
-        on_tick: OnTick,
-        tick_seconds: float,
+        handling: Handling,
         ready: Awaitable[bool] | None,
-        wake: asyncio.Event | None,
     ) -> None:
         """Two steps in a row: lines go out live as soon as they are read, while storing them
         and applying starts and exits (with the periodic tick) follow in order behind: a slow
@@ -87,7 +91,7 @@ class OutputPump:
         live = asyncio.create_task(self._show_live(job_id, base, stored, records, ordered))
         try:
             if ready is None or await ready:
-                await self._apply(job_id, ordered, on_control, on_tick, tick_seconds, wake)
+                await self._apply(job_id, ordered, handling)
         finally:
             live.cancel()  # it only publishes: nothing durable is cut short
 
@@ -131,10 +135,7 @@ class OutputPump:
         self,
         job_id: str,
         ordered: asyncio.Queue[LogLine | Item],
-        on_control: OnRecord,
-        on_tick: OnTick,
-        tick_seconds: float,
-        wake: asyncio.Event | None,
+        handling: Handling,
     ) -> None:
         """Store lines in batches, and apply starts and exits once the lines before them are
         stored (a step's output is whole when its end is recorded)."""
@@ -142,9 +143,10 @@ class OutputPump:
         batch: list[LogLine] = []
         last_flush = next_tick = loop.time()
         while True:
+            wake = handling.wake
             if loop.time() >= next_tick or (wake is not None and wake.is_set()):
-                await on_tick()
-                next_tick = loop.time() + tick_seconds
+                await handling.on_tick()
+                next_tick = loop.time() + handling.tick_seconds
             try:
                 item = await asyncio.wait_for(ordered.get(), self._batch_seconds)
             except TimeoutError:
@@ -156,7 +158,7 @@ class OutputPump:
             elif isinstance(item, Record):
                 await self._store(job_id, batch)
                 batch = []
-                await on_control(item)
+                await handling.on_control(item)
             quiet = item is None or loop.time() - last_flush >= self._batch_seconds
             if batch and (quiet or len(batch) >= BATCH_LINES or item == _END):
                 await self._store(job_id, batch)

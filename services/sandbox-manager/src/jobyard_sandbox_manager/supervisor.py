@@ -39,7 +39,7 @@ from jobyard_sandbox_manager.adapters.inputs import copy_inputs
 from jobyard_sandbox_manager.domain import limits, outputs, pausing, sandboxes, steps
 from jobyard_sandbox_manager.domain.pausing import start_session
 from jobyard_sandbox_manager.domain.records import CgroupCounters, Record
-from jobyard_sandbox_manager.output_pump import OnRecord, OnTick, OutputPump
+from jobyard_sandbox_manager.output_pump import Handling, OnRecord, OnTick, OutputPump
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
 from jobyard_sandbox_manager.warm_pool import WarmPool
 from jobyard_store import (
@@ -130,7 +130,7 @@ class SandboxSupervisor:
         runtime = self._policy.runtime
 
         def place(job: JobDocument) -> Change | None:
-            if not self._wants_sandbox(job) or (first and job.container is not None):
+            if not steps.wants_sandbox(job) or (first and job.container is not None):
                 return None
             return sandboxes.place_container(job, self._names, self._host, runtime, log_base_seq)
 
@@ -207,7 +207,7 @@ class SandboxSupervisor:
                 if job.status.is_terminal:
                     await self.change(job_id, sandboxes.release)
                     return True
-            if not self._wants_sandbox(job):
+            if not steps.wants_sandbox(job):
                 if job.status.is_terminal:
                     await self.change(job_id, steps.abandon)
                 return False
@@ -236,15 +236,10 @@ class SandboxSupervisor:
             await self._stopped(job.id, None)  # removed behind our back
             return True
         stored = job.container.log_base_seq if started_now else None
-        await self._pump.run(
-            job,
-            self._on_record(job.id),
-            self._tick(job.id),
-            TICK_SECONDS,
-            stored=stored,
-            ready=coming_up,
-            wake=self._kicks.get(job.id),
+        handling = Handling(
+            self._on_record(job.id), self._tick(job.id), TICK_SECONDS, self._kicks.get(job.id)
         )
+        await self._pump.run(job, handling, stored=stored, ready=coming_up)
         status = await asyncio.to_thread(self._docker.status, name)
         if status is not None and status.running:
             return True  # the log stream broke without the container stopping: follow again
@@ -258,15 +253,6 @@ class SandboxSupervisor:
     @property
     def _names(self) -> WireNames:
         return self._worker.names
-
-    @staticmethod
-    def _wants_sandbox(job: JobDocument) -> bool:
-        run = job.sandbox
-        return (
-            job.status in (JobStatus.PENDING, JobStatus.PLANNING, JobStatus.RUNNING)
-            and run is not None
-            and run.state is SandboxState.REQUESTED
-        )
 
     async def _create(self, job: JobDocument) -> bool:
         """Give the job its container (claimed warm or created), hand it the requested step and
@@ -547,7 +533,7 @@ class SandboxSupervisor:
         if await asyncio.to_thread(self._docker.status, name) is None:
             return
         await asyncio.to_thread(self._docker.kill, name)
-        await self._pump.run(job, self._on_record(job.id), _nothing, TICK_SECONDS)
+        await self._pump.run(job, Handling(self._on_record(job.id), _nothing, TICK_SECONDS))
         await asyncio.to_thread(self._docker.remove, name)
         self._inboxes.remove(name)
 

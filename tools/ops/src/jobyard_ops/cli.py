@@ -95,8 +95,9 @@ def replay(
     job: Annotated[str, typer.Argument(help="The job's id.")],
     to_seq: ToSeq = None,
 ) -> None:
-    """Re-fold a job's history into its state with the domain's rules and compare it with the
-    stored document; exits 1 when they disagree. With --to-seq: the state at that event."""
+    """Replay a job's history through the services' rules and compare each write with the
+    history and the state reached with the stored document; exits 1 when they disagree. With
+    --to-seq: the state after the write holding that event."""
     replayed = _with(history_desk, lambda desk: desk.replay(job, to_seq))
     typer.echo(
         json.dumps(

@@ -7,9 +7,9 @@ write is the service's own doing (an API request, a host's watchdog, a lost host
 lists, per first event type, the rule that announces it, its inputs read off the recorded
 events (a host observes the world: what its sandbox did is given, as a model's answer is).
 
-What a host records of its sandbox (`sandbox.started`, `sandbox.exited`, hibernation, sync
-requests) changes only the host's own part of the document, made by writes that announce
-nothing: the replay takes those events as they were recorded (`observed`).
+What a host records of its sandbox (`sandbox.started`, `sandbox.exited`) follows writes that
+announce nothing (placing the container, starting it): the replay takes those events as
+recorded, with the container they name up (`_sandbox_started`).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from jobyard_contracts import (
     Payload,
     ResumeJob,
     ResumeSandbox,
+    Runtime,
     SandboxExited,
     SandboxHibernated,
     SandboxStarted,
@@ -48,9 +49,9 @@ from jobyard_file_sync.domain import outputs as file_outputs
 from jobyard_gateway.domain import commands
 from jobyard_gateway.domain.messages import PostMessage, post_message
 from jobyard_sandbox_manager.domain import outputs as sync_requests
-from jobyard_sandbox_manager.domain import pausing
+from jobyard_sandbox_manager.domain import pausing, sandboxes
 from jobyard_scheduler.domain import admission, lifecycle, lost_hosts
-from jobyard_store import Change, JobDocument
+from jobyard_store import Change, ContainerState, JobDocument, SandboxContainer
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,25 @@ def observed(job: JobDocument, write: Write, inputs: Inputs) -> Change | None:
     return Change(job, [write.first])
 
 
+def _sandbox_started(job: JobDocument, write: Write, inputs: Inputs) -> Change | None:
+    """A step runs in the host's sandbox: the container is up, as the host's writes that
+    announced nothing left it (the agent asks it to freeze while its owner is asked)."""
+    fact: SandboxStarted = write.first
+    before = job.container
+    if before is not None and before.name == fact.container:
+        container = before.model_copy(update={"state": ContainerState.UP, "start": fact.start})
+    else:  # the first, or the next generation after a hibernation
+        container = SandboxContainer(
+            host=fact.host,
+            name=fact.container,
+            generation=before.generation + 1 if before else 1,
+            runtime=fact.runtime or Runtime.RUNC,
+            state=ContainerState.UP,
+            start=fact.start,
+        )
+    return Change(job.model_copy(update={"container": container}), [fact])
+
+
 def _paused(job: JobDocument, write: Write, inputs: Inputs) -> Change | None:
     return pausing.pause(job, write.first.reason, write.events[0].occurred_at)
 
@@ -190,9 +210,9 @@ ORIGINS: dict[type[Payload], Rule] = {
     ResumeSandbox: lambda job, w, _: lifecycle.grant_resume(job),
     JobFailed: _lost_host,
     # sandbox-manager: what its sandboxes did, pauses at a session's limit, sync requests
-    SandboxStarted: observed,
+    SandboxStarted: _sandbox_started,
     SandboxExited: observed,
-    SandboxHibernated: observed,
+    SandboxHibernated: lambda job, w, _: sandboxes.hibernate(job),
     JobPaused: _paused,
     JobResumed: _resumed,
     SyncOutputs: _sync_requested,

@@ -19,6 +19,7 @@ from jobyard_contracts import (
     StepStarted,
     StepStatus,
 )
+from jobyard_scheduler.domain import admission
 from jobyard_settings import InfraSettings
 from jobyard_store import Change, JobDocument
 from jobyard_testing.cleanup import delete_namespace
@@ -130,31 +131,29 @@ def submitted_of(job: JobDocument) -> JobSubmitted:
     )
 
 
-async def test_replay_folds_the_history_and_names_what_the_document_says_otherwise(worker, run_ops):
+async def test_replay_runs_the_rules_and_names_what_the_document_says_otherwise(worker, run_ops):
     job = make_job(steps=2)
-    submitted = submitted_of(job)
-    applied = await worker.jobs.create(job, [submitted])
+    applied = await worker.jobs.create(job, [submitted_of(job)])
     await worker.relay.deliver(applied)
     agreed = run_ops(worker, "replay", job.id)
     assert agreed.returncode == 0, agreed.stdout + agreed.stderr
     assert json.loads(agreed.stdout)["differences"] == []
 
-    # A rule that changes the state without announcing it: the replayer finds it.
-    running = {"status": JobStatus.RUNNING, "started_at": datetime.now(UTC)}
-    started = await worker.jobs.change(
-        job.id, lambda j: Change(j.model_copy(update=running), [JobStarted()])
+    # The scheduler admits it, as its handler does; then a change nobody announces.
+    admitted = await worker.jobs.change(
+        job.id, lambda j: admission.admit(j, "host-a"), causation_id=applied.envelopes[0].id
     )
-    await worker.relay.deliver(started)
+    await worker.relay.deliver(admitted)
     await worker.jobs.change(job.id, lambda j: Change(j.model_copy(update={"host": "host-z"})))
     found = run_ops(worker, "replay", job.id)
     assert found.returncode == 1, found.stdout + found.stderr
     report = json.loads(found.stdout)
-    assert report["differences"] == ["host: history says None, document says 'host-z'"]
-    assert report["state"]["status"] == "running"
+    assert report["differences"] == ["host: history says 'host-a', document says 'host-z'"]
+    assert (report["state"]["status"], report["state"]["host"]) == ("pending", "host-a")
     assert report["messages"] == 2
 
     at_first = json.loads(run_ops(worker, "replay", job.id, "--to-seq", "1").stdout)
-    assert (at_first["state"]["status"], at_first["differences"]) == ("pending", None)
+    assert (at_first["state"]["host"], at_first["differences"]) == (None, [])
 
 
 async def test_an_operator_forks_any_users_job_from_an_event(worker, run_ops):

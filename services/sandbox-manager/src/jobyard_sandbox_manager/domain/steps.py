@@ -33,12 +33,22 @@ def accept_run(job: JobDocument, command: RunStep, now: datetime) -> Change | No
     return Change(job.model_copy(update={"sandbox": run}))
 
 
+def _step_requested(job: JobDocument) -> bool:
+    run = job.sandbox
+    return run is not None and run.state is SandboxState.REQUESTED
+
+
+def wants_sandbox(job: JobDocument) -> bool:
+    """A step is requested of a job still going: it needs a sandbox (placed, then claimed from
+    the pool or created)."""
+    going = job.status in (JobStatus.PENDING, JobStatus.PLANNING, JobStatus.RUNNING)
+    return going and _step_requested(job)
+
+
 def ready_to_hand_over(job: JobDocument) -> bool:
     """A step is requested and the job goes on (not paused, not over): its runner may have it."""
-    run = job.sandbox
     return (
-        run is not None
-        and run.state is SandboxState.REQUESTED
+        _step_requested(job)
         and not job.status.is_terminal
         and job.status is not JobStatus.PAUSED
         and job.pause is None
