@@ -65,10 +65,10 @@ async def replay_every_job(
     mongo, db = connect(infra)
     jobs, events, logs = JobRepository(db), EventLog(db), LogStore(db)
     found: dict[str, list[str]] = {}
-    deadline = time.monotonic() + CATCH_UP_SECONDS
     try:
         ids = [doc["_id"] async for doc in jobs.collection.find({}, projection={"_id": True})]
         for job_id in ids:
+            deadline = time.monotonic() + CATCH_UP_SECONDS
             while True:
                 job = await jobs.get(job_id)
                 if job is None:
@@ -78,7 +78,10 @@ async def replay_every_job(
                 caught_up = bool(history) and history[-1]["sequence"] == job.sequence
                 if again is not None and again.version == job.version and caught_up:
                     inputs = await replay_inputs(logs, job, history, budgets)
-                    diff = replay(job, history, inputs).differences
+                    try:
+                        diff = replay(job, history, inputs).differences
+                    except Exception as exc:  # e.g. a message no upcaster reads: this job's
+                        diff = [f"the replay failed: {exc!r}"]
                     if diff:
                         found[job_id] = diff
                     elif keep is not None:

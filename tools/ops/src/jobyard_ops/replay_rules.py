@@ -130,10 +130,7 @@ DECISIONS: dict[type[Payload], tuple[Rule, ...]] = {
     JobResumed: (lambda job, w, i: plans.resumed(job, i.budgets),),
     MessagePosted: (lambda job, w, i: plans.message_posted(job, _cause(w), i.budgets),),
     DecisionRequested: (_decision,),
-    # sandbox-manager
-    PauseSandbox: (
-        lambda job, w, _: pausing.pause(job, _cause(w).reason, w.events[0].occurred_at),
-    ),
+    # sandbox-manager (its pauses are its own doing: `ORIGINS`)
     ResumeSandbox: (
         lambda job, w, _: pausing.resume(
             job, w.events[0].occurred_at, recreated=getattr(w.first, "hibernated", False)
@@ -172,8 +169,17 @@ def _paused(job: JobDocument, write: Write, inputs: Inputs) -> Change | None:
     return pausing.pause(job, write.first.reason, write.events[0].occurred_at)
 
 
-def _resumed(job: JobDocument, write: Write, inputs: Inputs) -> Change | None:
-    return pausing.resume(job, write.events[0].occurred_at, recreated=write.first.hibernated)
+def _hibernated(job: JobDocument, write: Write, inputs: Inputs) -> Change | None:
+    """The host removed a paused job's container. One that came up but never recorded a step's
+    start is known only to the host: the replay then takes the event as recorded."""
+    hibernated = sandboxes.hibernate(job)
+    if hibernated is not None:
+        return hibernated
+    container = job.container
+    if container is not None:
+        gone = container.model_copy(update={"state": ContainerState.HIBERNATED, "frozen_at": None})
+        job = job.model_copy(update={"container": gone})
+    return Change(job, [write.first])
 
 
 def _sync_requested(job: JobDocument, write: Write, inputs: Inputs) -> Change | None:
@@ -212,9 +218,8 @@ ORIGINS: dict[type[Payload], Rule] = {
     # sandbox-manager: what its sandboxes did, pauses at a session's limit, sync requests
     SandboxStarted: _sandbox_started,
     SandboxExited: observed,
-    SandboxHibernated: lambda job, w, _: sandboxes.hibernate(job),
+    SandboxHibernated: _hibernated,
     JobPaused: _paused,
-    JobResumed: _resumed,
     SyncOutputs: _sync_requested,
     # file-sync
     FileReady: lambda job, w, _: file_outputs.announce(job, w.leading(FileReady, FileRejected)),

@@ -95,6 +95,7 @@ def _rewrite(job: JobDocument, write: Write, inputs: Inputs) -> tuple[Change | N
     """The change a rule makes that announces the write as recorded, or what the rules do
     instead."""
     rules = _rules(write)
+    cause_id = write.events[0].causation_id
     if not rules:
         return None, "no rule of any service announces it"
     made = []
@@ -107,8 +108,9 @@ def _rewrite(job: JobDocument, write: Write, inputs: Inputs) -> tuple[Change | N
         if change is None or not change.events:
             made.append("announce nothing")
             continue
-        recorded = [e.payload for e in write.events[: len(change.events)]]
-        if list(change.events) == recorded:
+        # One write's events share their cause: a shorter write must not swallow the next.
+        same = [e for e in write.events[: len(change.events)] if e.causation_id == cause_id]
+        if list(change.events) == [e.payload for e in same]:
             return change, ""
         made.append(f"announce {_described(change.events)}")
     history = _described([e.payload for e in write.events[:1]])
