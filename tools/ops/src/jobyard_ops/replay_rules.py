@@ -141,7 +141,7 @@ DECISIONS: dict[type[Payload], tuple[Rule, ...]] = {
 decision announces nothing, e.g. a host accepting a step, leaves nothing to compare)."""
 
 
-def observed(job: JobDocument, write: Write, inputs: Inputs) -> Change | None:
+def _observed(job: JobDocument, write: Write, inputs: Inputs) -> Change | None:
     """A host's record of what its sandbox did, taken as recorded."""
     return Change(job, [write.first])
 
@@ -195,6 +195,11 @@ def _synced(job: JobDocument, write: Write, inputs: Inputs) -> Change | None:
     return file_outputs.synced(job, done.step_index, done.final, done.files, done.bytes)
 
 
+def _files_announced(job: JobDocument, write: Write, inputs: Inputs) -> Change | None:
+    """File-sync announces the files it saved (or refused) together, in one write."""
+    return file_outputs.announce(job, write.leading(FileReady, FileRejected))
+
+
 def _lost_host(job: JobDocument, write: Write, inputs: Inputs) -> Change | None:
     failed: JobFailed = write.first
     return lost_hosts.fail_on_lost_host(
@@ -217,13 +222,13 @@ ORIGINS: dict[type[Payload], Rule] = {
     JobFailed: _lost_host,
     # sandbox-manager: what its sandboxes did, pauses at a session's limit, sync requests
     SandboxStarted: _sandbox_started,
-    SandboxExited: observed,
+    SandboxExited: _observed,
     SandboxHibernated: _hibernated,
     JobPaused: _paused,
     SyncOutputs: _sync_requested,
     # file-sync
-    FileReady: lambda job, w, _: file_outputs.announce(job, w.leading(FileReady, FileRejected)),
-    FileRejected: lambda job, w, _: file_outputs.announce(job, w.leading(FileReady, FileRejected)),
+    FileReady: _files_announced,
+    FileRejected: _files_announced,
     OutputsSynced: _synced,
 }
 """Per first event type, the rule that announces it when no consumed message caused it."""
