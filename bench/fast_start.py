@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 import httpx
 from _connect import bench_client, percentile, write_table
 from httpx_ws import connect_ws
-from machine import store_op_ms
+from machine import standin_cpu_seconds, store_op_ms
 from pymongo import MongoClient
 
 from jobyard_settings import InfraSettings
@@ -72,6 +72,8 @@ class EchoRun(NamedTuple):
     files: float
     """Seconds to its `end` (every file stored: `files.complete`)."""
     store_ops: int
+    store_cpu: float | None
+    """Seconds the MongoDB stand-in computed from submit to `end` (None: a real MongoDB)."""
     job: dict[str, Any]
 
 
@@ -85,7 +87,7 @@ def jobyard_echo(client: httpx.Client, store: MongoClient[dict[str, Any]], cold:
     body: dict[str, Any] = {"name": "bench-echo", "script": "echo hello", "image": "minimal"}
     if cold:
         body["disk_mb"] = COLD_DISK_MB
-    ops = store_ops(store)
+    ops, cpu = store_ops(store), standin_cpu_seconds()
     start = time.perf_counter()
     job_id = client.post("/v1/jobs", json=body).raise_for_status().json()["id"]
     first = completed = 0.0
@@ -99,11 +101,13 @@ def jobyard_echo(client: httpx.Client, store: MongoClient[dict[str, Any]], cold:
             if message["type"] == "end":
                 break
     files = time.perf_counter() - start
+    cpu_after = standin_cpu_seconds()
     ops = store_ops(store) - ops
+    store_cpu = cpu_after - cpu if cpu is not None and cpu_after is not None else None
     job = client.get(f"/v1/jobs/{job_id}").json()
     if job["status"] != "completed":
         raise RuntimeError(f"bench job failed: {job}")
-    return EchoRun(first, completed or files, files, ops, job)
+    return EchoRun(first, completed or files, files, ops, store_cpu, job)
 
 
 def hop_seconds(client: httpx.Client, job_id: str) -> dict[str, float]:
@@ -132,6 +136,7 @@ def main() -> int:
     ends: defaultdict[str, list[float]] = defaultdict(list)
     files: defaultdict[str, list[float]] = defaultdict(list)
     ops: defaultdict[str, list[int]] = defaultdict(list)
+    store_cpu: defaultdict[str, list[float]] = defaultdict(list)
     url = InfraSettings().mongodb_url
     store: MongoClient[dict[str, Any]] = MongoClient(url)
     hops: defaultdict[str, defaultdict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -152,6 +157,8 @@ def main() -> int:
                 ends[name].append(run.completed)
                 files[name].append(run.files)
                 ops[name].append(run.store_ops)
+                if run.store_cpu is not None:
+                    store_cpu[name].append(run.store_cpu)
                 for hop, seconds in hop_seconds(client, job["id"]).items():
                     hops[name][hop].append(seconds)
     finally:
@@ -197,6 +204,15 @@ def main() -> int:
         ["store operations during the job (all services)"]
         + [f"{statistics.median(ops[name]):.0f} (x {read_ms:.1f} ms)" for name in sorted(hops)]
     )
+    if all(store_cpu[name] for name in hops):
+        hop_rows.append(
+            ["the MongoDB stand-in's CPU time during the job (one operation at a time)"]
+            + [
+                f"{statistics.median(store_cpu[n]) * 1000:.0f} ms "
+                f"({statistics.median(store_cpu[n]) / statistics.median(files[n]):.0%})"
+                for n in sorted(hops)
+            ]
+        )
     write_table(title, header, rows, args.markdown)
     write_table("Where a Jobyard echo job's time goes", hop_header, hop_rows, args.markdown)
     return 0

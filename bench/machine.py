@@ -35,6 +35,28 @@ def store_op_ms(url: str) -> float:
     return statistics.median(times) * 1000
 
 
+STANDIN_PID = Path(__file__).resolve().parent.parent / "var" / "run" / "mongo-standin.pid"
+
+
+def standin_cpu_seconds() -> float | None:
+    """CPU time the MongoDB stand-in's process has used so far (None: a real MongoDB, or no
+    stand-in running here). Taken before and after a run, it is the store's share of it: the
+    stand-in serves one operation at a time, so while it is busy every hop waits."""
+    if os.environ.get("MONGODB_URL") or not STANDIN_PID.exists():
+        return None
+    for pid in [STANDIN_PID.read_text().strip(), *_children(STANDIN_PID.read_text().strip())]:
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if cmdline.exists() and b"mongo-standin" in cmdline.read_bytes():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return None
+
+
+def _children(pid: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True, check=False)
+    return found.stdout.split()
+
+
 def docker(template: str) -> str:
     found = subprocess.run(
         ["docker", "info", "--format", template], capture_output=True, text=True, check=False

@@ -138,8 +138,7 @@ class JobRepository:
                     "sequence": current.sequence + len(envelopes),
                 }
             )
-            fields = new.model_dump(mode="python", by_alias=True, exclude={"id"})
-            update: dict[str, Any] = {"$set": fields}
+            update: dict[str, Any] = {"$set": changed_fields(current, new)}
             if envelopes:
                 update["$push"] = {"outbox": {"$each": [_outbox_entry(e) for e in envelopes]}}
             result = await self.collection.update_one(
@@ -250,6 +249,15 @@ def _purgeable(job_id: str) -> dict[str, Any]:
             {"$or": [{"container": None}, {"container.cleaned": True}]},
         ],
     }
+
+
+def changed_fields(before: JobDocument, after: JobDocument) -> dict[str, Any]:
+    """The top-level fields a change rewrites: those that differ (the version always does).
+    The rest stay as stored: the version check rules out any other writer in between, and a
+    smaller update is less for the store to apply and to log."""
+    old = before.model_dump(mode="python", by_alias=True, exclude={"id"})
+    new = after.model_dump(mode="python", by_alias=True, exclude={"id"})
+    return {name: value for name, value in new.items() if old.get(name) != value}
 
 
 def _outbox_entry(envelope: Envelope[Payload]) -> dict[str, Any]:

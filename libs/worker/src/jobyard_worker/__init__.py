@@ -27,6 +27,7 @@ from jobyard_store import (
     DeadLetters,
     Decide,
     EventLog,
+    JobDocument,
     JobNotFoundError,
     JobRepository,
     LogStore,
@@ -125,11 +126,16 @@ class Worker:
 
         return cast("Callable[[Handler], Handler]", decorate)
 
-    async def apply(self, msg: Envelope[Any], decide: Decide) -> Applied | None:
-        """Apply a domain decision to the message's job, then publish what it announced."""
+    async def apply(
+        self, msg: Envelope[Any], decide: Decide, current: JobDocument | None = None
+    ) -> Applied | None:
+        """Apply a domain decision to the message's job, then publish what it announced.
+        `current`: the job as the handler just read it (see `JobRepository.change`)."""
         with bound(job_id=msg.job_id, correlation_id=msg.correlation_id, message_id=msg.id):
             try:
-                applied = await self.relay.change(msg.job_id, decide, causation_id=msg.id)
+                applied = await self.relay.change(
+                    msg.job_id, decide, causation_id=msg.id, current=current
+                )
             except JobNotFoundError:
                 self.log.info("job no longer exists; message ignored", type=msg.type)
                 return None

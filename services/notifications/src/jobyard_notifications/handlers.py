@@ -11,6 +11,7 @@ from typing import Any
 
 from jobyard_contracts import parse_envelope
 from jobyard_notifications.dispatcher import Dispatcher
+from jobyard_notifications.domain import notices
 from jobyard_notifications.domain.notices import job_notice
 from jobyard_notifications.inbox import Inbox
 from jobyard_store.webhooks import WebhookEndpoints
@@ -28,9 +29,15 @@ def register(
             msg = parse_envelope(raw)
             event = public_event(msg.type)
             assert event is not None  # subscribed to public events only
-            job, wanting = await asyncio.gather(
-                worker.jobs.get(msg.job_id), endpoints.subscribed(msg.user_id, event.type)
-            )
+            # The job is read only for what needs it: most events make no notification, and
+            # most users have no webhook for them.
+            if notices.may_notify(msg.payload):
+                job, wanting = await asyncio.gather(
+                    worker.jobs.get(msg.job_id), endpoints.subscribed(msg.user_id, event.type)
+                )
+            else:
+                wanting = await endpoints.subscribed(msg.user_id, event.type)
+                job = await worker.jobs.get(msg.job_id) if wanting else None
             if wanting:
                 await dispatcher.store_and_send(msg, job, wanting)
             if (notice := job_notice(msg, job)) is not None:

@@ -19,7 +19,7 @@ from jobyard_contracts import (
     Payload,
     envelope_for,
 )
-from jobyard_notifications.domain.notices import job_notice, webhook_disabled_notice
+from jobyard_notifications.domain.notices import job_notice, may_notify, webhook_disabled_notice
 from jobyard_store.notifications import NotificationKind
 from jobyard_store.webhooks import WebhookEndpoint
 from jobyard_testing.factories import make_job
@@ -78,6 +78,7 @@ def test_the_owner_is_told_of_endings_questions_and_the_session_limit(
     assert title in notice.title
     assert notice.message == message
     assert notice.read_at is None
+    assert may_notify(payload)  # so the handler reads the job
     assert job_notice(msg, make_job(name="report")).id == notice.id  # one per event
     assert job_notice(envelope(payload), make_job()).id != notice.id
 
@@ -93,6 +94,7 @@ def test_the_owner_is_told_of_endings_questions_and_the_session_limit(
 )
 def test_other_events_tell_nothing(payload: Payload) -> None:
     assert job_notice(envelope(payload), make_job()) is None
+    assert not may_notify(payload)  # their job need not be read
 
 
 def test_a_deleted_jobs_end_tells_nothing() -> None:

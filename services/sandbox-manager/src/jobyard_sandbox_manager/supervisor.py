@@ -41,7 +41,7 @@ from jobyard_sandbox_manager.domain.pausing import start_session
 from jobyard_sandbox_manager.domain.records import CgroupCounters, Record
 from jobyard_sandbox_manager.output_pump import Handling, OnRecord, OnTick, OutputPump
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
-from jobyard_sandbox_manager.warm_pool import WarmPool
+from jobyard_sandbox_manager.warm_pool import ClaimedMember, WarmPool
 from jobyard_store import (
     Change,
     ContainerState,
@@ -113,16 +113,45 @@ class SandboxSupervisor:
 
     async def accept_run(self, msg: Envelope[RunStep]) -> None:
         """Record a step's command (and, for a job with no sandbox yet, its placement here, in
-        the same write), then drive the job from what was written."""
-        place = self._placement(await self._worker.logs.last_seq(msg.job_id), first=True)
+        the same write), then drive the job from what was written. A pool member is claimed
+        for the placement while that write is in flight: the sandbox's name is known before."""
+        # Where its output numbering goes on is read beside the job (the write needs both).
+        job, base = await asyncio.gather(
+            self._jobs.get(msg.job_id), self._worker.logs.last_seq(msg.job_id)
+        )
+        if job is None:
+            return
         now = datetime.now(UTC)
 
-        def accept(job: JobDocument) -> Change | None:
-            accepted = steps.accept_run(job, msg.payload, now)
-            return None if accepted is None else accepted.then(place)
+        def accepting(log_base_seq: int) -> Decide:
+            place = self._placement(log_base_seq, first=True)
 
-        applied = await self._worker.apply(msg, accept)
-        self.kick(msg.job_id, applied.job if applied else None)
+            def accept(job: JobDocument) -> Change | None:
+                accepted = steps.accept_run(job, msg.payload, now)
+                return None if accepted is None else accepted.then(place)
+
+            return accept
+
+        ahead = accepting(0)(job)
+        first = job.container is None and msg.job_id not in self._active and ahead is not None
+        claim = asyncio.create_task(self._claim_ahead(ahead.job if first and ahead else None))
+        try:
+            applied = await self._worker.apply(msg, accepting(base), current=job)
+        finally:
+            # After a failed write the claimed member keeps the job's names: the command comes
+            # again, and the job's sandbox is then found made (as after a restart).
+            claimed = await claim
+        written = applied.job if applied else None
+        if claimed is not None and not sandboxes.holds(written, claimed.name):
+            await self._pool.undo_claim(claimed)  # not placed after all (e.g. cancelled)
+        self.kick(msg.job_id, written)
+
+    async def _claim_ahead(self, placed: JobDocument | None) -> ClaimedMember | None:
+        """A pool member claimed for the job as it will be once placed here, its first sandbox
+        (None: no placement, or the cold path; nothing else drives the job yet)."""
+        if placed is None or placed.container is None:
+            return None
+        return await self._pool.claim(placed, workspaces.disk_key(self._names, placed))
 
     def _placement(self, log_base_seq: int, *, first: bool) -> Decide:
         """Give a job that wants a sandbox one on this host; `first`: only its first (a later

@@ -15,6 +15,7 @@ import secrets
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from jobyard_contracts import Runtime, WireNames
 from jobyard_sandbox_manager.adapters.disks import Disks
@@ -26,6 +27,18 @@ from jobyard_sandbox_manager.domain.sandboxes import Limits
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
 from jobyard_store import JobDocument
 from jobyard_worker import Worker
+
+REFILL_DELAY_SECONDS = 0.15
+"""A refill waits this long behind a claim: past the claimed sandbox's first output (some 50
+ms on), not so long that it meets the next job's start."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMember:
+    """A member now under a job's names: its container's and its disk's."""
+
+    name: str
+    disk_key: str
 
 
 class WarmPool:
@@ -51,6 +64,8 @@ class WarmPool:
         self._last_claim: dict[PoolKey, float] = {}
         self._started = time.monotonic()
         self._wake = asyncio.Event()
+        self._claims: dict[str, asyncio.Future[ClaimedMember | None]] = {}
+        """Claims under way, by the sandbox's name: one at a time for each."""
 
     @property
     def kept(self) -> bool:
@@ -85,35 +100,56 @@ class WarmPool:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
 
-    async def claim(self, job: JobDocument, disk_key: str) -> bool:
+    async def claim(self, job: JobDocument, disk_key: str) -> ClaimedMember | None:
         """Hand an idle member that fits the job over to it (its container, disk and inbox
-        take the job's names); False: the job takes the cold path. Nothing is claimed once an
-        earlier attempt made the job's disk or container (after a restart mid-creation)."""
+        take the job's names); None: the job takes the cold path, or another claim for the
+        same sandbox was under way (awaited: it made the sandbox, or nothing). Nothing is
+        claimed once an earlier attempt made the job's disk or container (after a restart
+        mid-creation)."""
         key = pool.pool_for(job, self._host_policy, self._policy)
         if key is None or not self._idle[key]:
-            return False
+            return None
         assert job.container is not None
         name = job.container.name
-        if self._disks.exists(disk_key):
-            return False
-        if await asyncio.to_thread(self._docker.status, name) is not None:
-            return False
+        under_way = self._claims.get(name)
+        if under_way is not None:
+            await asyncio.shield(under_way)
+            return None
+        claim = asyncio.ensure_future(self._claim(key, name, disk_key))
+        self._claims[name] = claim
+        try:
+            return await asyncio.shield(claim)
+        finally:
+            if claim.done():
+                self._claims.pop(name, None)
+            else:  # the caller was cancelled: the claim completes on its own
+                claim.add_done_callback(lambda _: self._claims.pop(name, None))
+
+    async def _claim(self, key: PoolKey, name: str, disk_key: str) -> ClaimedMember | None:
+        """Docker is told only the new name: a member found dead once it is the job's is
+        replaced by a container of its own (`ensure_started`), and a container already
+        holding the name (which its disk would show first) makes the rename fail."""
+        if not self._idle[key] or self._disks.exists(disk_key):
+            return None
         self._last_claim[key] = time.monotonic()
-        self._wake.set()  # refill behind this claim
-        while self._idle[key]:
-            member = self._idle[key].pop(0)
-            status = await asyncio.to_thread(self._docker.status, member)
-            if status is None or not status.running:
-                await asyncio.to_thread(self._discard, member)
-                continue
-            try:
-                await asyncio.to_thread(self._hand_over, member, name, disk_key)
-            except Exception:
-                self._log.warning("warm sandbox not handed over", member=member, exc_info=True)
-                await asyncio.to_thread(self._discard, member)
-                return False  # the disk may be the job's now: still fresh, the cold path uses it
-            return True
-        return False
+        # Refill behind this claim, once its sandbox is going: a member started at once
+        # would take the host's CPU from the claim's first output.
+        asyncio.get_running_loop().call_later(REFILL_DELAY_SECONDS, self._wake.set)
+        member = self._idle[key].pop(0)
+        try:
+            await asyncio.to_thread(self._hand_over, member, name, disk_key)
+        except Exception:
+            self._log.warning("warm sandbox not handed over", member=member, exc_info=True)
+            await asyncio.to_thread(self._discard, member)
+            return None  # the disk may be the job's now: still fresh, the cold path uses it
+        return ClaimedMember(name, disk_key)
+
+    async def undo_claim(self, claimed: ClaimedMember) -> None:
+        """A member claimed for a placement that was not written: it goes (never back to the
+        pool, and nothing of it may outlive the claim)."""
+        await asyncio.to_thread(self._docker.remove, claimed.name)
+        await asyncio.to_thread(self._inboxes.remove, claimed.name)
+        await asyncio.to_thread(self._disks.release, claimed.disk_key)
 
     def _hand_over(self, member: str, name: str, disk_key: str) -> None:
         """Disk, inbox, then the container's name: once renamed the sandbox is the job's."""

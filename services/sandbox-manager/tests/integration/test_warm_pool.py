@@ -4,6 +4,7 @@ refills behind it, and a manager restarted after a kill removes the members nobo
 while the claimed one stays its job's."""
 
 import asyncio
+import os
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -17,11 +18,11 @@ from jobyard_contracts import NetworkPolicy, Runtime, SandboxStart, WireNames
 from jobyard_logging import get_logger
 from jobyard_sandbox_manager.adapters.disks import Disks
 from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
-from jobyard_sandbox_manager.adapters.inboxes import Inboxes
+from jobyard_sandbox_manager.adapters.inboxes import WAKE_PIPE, Inboxes
 from jobyard_sandbox_manager.domain import pool, sandboxes
 from jobyard_sandbox_manager.domain.records import Record, parse_record
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
-from jobyard_sandbox_manager.warm_pool import WarmPool
+from jobyard_sandbox_manager.warm_pool import ClaimedMember, WarmPool
 from jobyard_store import JobDocument, workspaces
 from jobyard_testing.factories import make_job
 
@@ -177,7 +178,7 @@ async def test_a_claimed_member_runs_its_job_hardened_with_its_limits_env_and_in
         assert len(now) == 2
         assert name not in now
         # The claimed sandbox is the job's: never handed out again.
-        assert await warm.claim(job, workspaces.disk_key(host.names, job)) is False
+        assert await warm.claim(job, workspaces.disk_key(host.names, job)) is None
     finally:
         task.cancel()
         await warm.drain()
@@ -212,3 +213,103 @@ async def test_a_restarted_manager_removes_unclaimed_members_and_leaves_claimed_
     finally:
         task.cancel()
         await second.drain()
+
+
+async def test_two_claims_for_one_sandbox_hand_over_one_member(host):
+    """The claim made while the placement is written and the driver's own meet: one member
+    goes to the job, the other claim waits for it and takes none."""
+    warm = host.pool()
+    task = asyncio.create_task(warm.run(lambda: 0))
+    try:
+        await filled(warm)
+        job = placed(host)
+        key = workspaces.disk_key(host.names, job)
+        prefix = pool.member_prefix(host.names, HOST)
+        before = set(host.docker.pool_members(host.names.namespace, HOST, prefix))
+        first, second = await asyncio.gather(warm.claim(job, key), warm.claim(job, key))
+        assert job.container is not None
+        assert [first, second].count(None) == 1
+        assert (first or second) == ClaimedMember(job.container.name, key)
+        after = set(host.docker.pool_members(host.names.namespace, HOST, prefix))
+        assert len(before - after) == 1  # one member renamed to the job's; the other idle
+        status = host.docker.status(job.container.name)
+        assert status is not None
+        assert status.running
+    finally:
+        task.cancel()
+        await warm.drain()
+
+
+async def test_an_undone_claim_leaves_nothing_of_the_member(host):
+    """A placement that was not written (the job was cancelled meanwhile): the member that
+    took the job's names goes, container, inbox and disk."""
+    warm = host.pool()
+    task = asyncio.create_task(warm.run(lambda: 0))
+    try:
+        await filled(warm)
+        job = placed(host)
+        key = workspaces.disk_key(host.names, job)
+        claimed = await warm.claim(job, key)
+        assert claimed is not None
+        await warm.undo_claim(claimed)
+        assert host.docker.status(claimed.name) is None
+        assert not host.disks.exists(key)
+        assert claimed.name not in host.inboxes.names(claimed.name)
+    finally:
+        task.cancel()
+        await warm.drain()
+
+
+async def test_a_member_that_died_idle_is_replaced_by_a_container_of_the_jobs_own(host):
+    warm = host.pool()
+    task = asyncio.create_task(warm.run(lambda: 0))
+    try:
+        await filled(warm)
+        job = placed(host)
+        key = workspaces.disk_key(host.names, job)
+        claimed = await warm.claim(job, key)
+        assert claimed is not None
+        docker.from_env().api.kill(claimed.name)  # dead before its job's step came
+        disk = host.disks.ensure(key, 64, (1000, 1000))
+        spec = sandboxes.container_spec(
+            job,
+            host.names,
+            host.settings.host_policy(Runtime.RUNC),
+            disk=disk,
+            inbox=host.inboxes.create(claimed.name),
+            runner=host.inboxes.runner,
+        )
+        assert host.docker.ensure_started(spec) is False  # created for the job: cold
+        host.inboxes.request(claimed.name, 0, "echo fresh", ["bash", "-c", "echo fresh"])
+        found = records_until_exit(claimed.name)
+        assert [r.text for r in found if r.kind == "out"] == ["fresh"]
+    finally:
+        task.cancel()
+        await warm.drain()
+
+
+async def test_an_idle_runner_holds_its_wake_up_pipe_open(host):
+    """The manager's byte after each request reaches a runner waiting on the pipe: opening it
+    for writing without blocking succeeds only while a reader has it open."""
+    warm = host.pool()
+    task = asyncio.create_task(warm.run(lambda: 0))
+    try:
+        await filled(warm)
+        job = placed(host)
+        claimed = await warm.claim(job, workspaces.disk_key(host.names, job))
+        assert claimed is not None
+        pipe = host.settings.host_dir / "inboxes" / claimed.name / WAKE_PIPE
+        deadline = time.monotonic() + 10
+        while True:  # the member's runner opens it as it starts
+            try:
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "no runner holds the wake-up pipe"
+                await asyncio.sleep(0.1)
+        host.inboxes.request(claimed.name, 0, "echo woken", ["bash", "-c", "echo woken"])
+        found = records_until_exit(claimed.name)
+        assert [r.text for r in found if r.kind == "out"] == ["woken"]
+    finally:
+        task.cancel()
+        await warm.drain()

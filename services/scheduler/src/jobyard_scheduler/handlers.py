@@ -4,6 +4,7 @@ owner's next waiting job goes; stop, cancel, resume and delete commands change j
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from jobyard_contracts import (
 )
 from jobyard_scheduler.adapters.slots import SlotLedger
 from jobyard_scheduler.domain import admission, lifecycle
-from jobyard_store import HostRegistry, JobDocument
+from jobyard_store import HostRegistry, HostReport, JobDocument
 from jobyard_worker import Worker
 
 HOST_REPORT_MAX_AGE = timedelta(seconds=10)
@@ -30,31 +31,37 @@ ADMISSION_LEASE = timedelta(seconds=30)
 def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None:
     hosts = HostRegistry(worker.db)
 
-    async def try_admit(job: JobDocument, msg: Envelope[Any] | None = None) -> None:
+    async def try_admit(user_id: str, job_id: str, msg: Envelope[Any] | None = None) -> None:
         # The slot first (one write, and all a queued job costs while its owner is busy), then
         # the job's admission lease: one replica at a time decides from the job as stored, so
-        # none gives back a slot another has just admitted the job with.
-        if job.admitted_at is not None or not await slots.claim(job.user_id, job.id):
+        # none gives back a slot another has just admitted the job with. What the placement
+        # reads is read beside the lease.
+        if not await slots.claim(user_id, job_id):
             return
-        leased = await worker.jobs.claim_admission(
-            job.id, now=datetime.now(UTC), lease=ADMISSION_LEASE
+        leased, placed, alive = await asyncio.gather(
+            worker.jobs.claim_admission(job_id, now=datetime.now(UTC), lease=ADMISSION_LEASE),
+            worker.jobs.find(admission.ACTIVE_PLACED_QUERY),
+            hosts.alive(HOST_REPORT_MAX_AGE),
         )
         if leased is None:
             # Admitted meanwhile (the slot is its), or decided by the lease's holder now; a job
             # gone or ended must not keep what this claim took.
-            current = await worker.jobs.get(job.id)
+            current = await worker.jobs.get(job_id)
             if current is None or current.status.is_terminal:
-                await slots.release(job.user_id, job.id)
+                await slots.release(user_id, job_id)
             return
         job, until = leased
         try:
-            await admit_on_a_host(job, msg)
+            await admit_on_a_host(job, placed, alive, msg)
         finally:
             await worker.jobs.release_admission(job.id, until)
 
-    async def admit_on_a_host(job: JobDocument, msg: Envelope[Any] | None) -> None:
-        placed = await worker.jobs.find(admission.ACTIVE_PLACED_QUERY)
-        alive = await hosts.alive(HOST_REPORT_MAX_AGE)
+    async def admit_on_a_host(
+        job: JobDocument,
+        placed: list[JobDocument],
+        alive: list[HostReport],
+        msg: Envelope[Any] | None,
+    ) -> None:
         if job.stateful:  # its workspace is on the disk of the host that ran the name before
             before = await worker.jobs.find(
                 admission.workspace_host_query(job), sort=[("created_at", -1)], limit=1
@@ -101,13 +108,11 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
             admission.waiting_for_slot_query(user_id), sort=[("created_at", 1)], limit=1
         )
         for job in queued:
-            await try_admit(job)
+            await try_admit(job.user_id, job.id)
 
     @worker.subscriber("admit-job", JobSubmitted)
     async def on_job_submitted(msg: Envelope[JobSubmitted]) -> None:
-        job = await worker.jobs.get(msg.job_id)
-        if job is not None:
-            await try_admit(job, msg)
+        await try_admit(msg.user_id, msg.job_id, msg)
 
     for finished in TERMINAL_EVENTS:
 
@@ -162,7 +167,7 @@ def register(worker: Worker, slots: SlotLedger, requeue_interval: float) -> None
             if await slots.claim(job.user_id, job.id):
                 await grant(job)
         for job in await worker.jobs.find(admission.waiting_for_slot_query(), limit=200):
-            await try_admit(job)
+            await try_admit(job.user_id, job.id)
 
     worker.every(requeue_interval, purge_deleted)
     worker.every(requeue_interval, admit_queued)

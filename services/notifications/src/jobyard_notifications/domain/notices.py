@@ -27,23 +27,9 @@ def job_notice(msg: Envelope[Payload], job: JobDocument | None) -> Notification 
     """The notification an event of the job makes, if any (none for a deleted job)."""
     if job is None or job.deleted_at is not None:
         return None
-    name = job.name
-    match msg.payload:
-        case JobCompleted(summary=summary):
-            found = NotificationKind.JOB_COMPLETED, f"Job {name} completed", summary
-        case JobFailed(reason=reason, message=message):
-            found = NotificationKind.JOB_FAILED, f"Job {name} failed", message or reason.value
-        case JobCancelled():
-            found = NotificationKind.JOB_CANCELLED, f"Job {name} was cancelled", ""
-        case JobStopped():
-            found = NotificationKind.JOB_STOPPED, f"Job {name} was stopped", ""
-        case InputRequested(question=question):
-            found = NotificationKind.INPUT_REQUIRED, f"Job {name} needs your answer", question
-        case JobPaused(reason=PauseReason.SESSION_LIMIT, message=message):
-            title = f"Job {name} paused: its session time is used up"
-            found = NotificationKind.SESSION_LIMIT, title, message or "resume it to go on"
-        case _:
-            return None
+    found = _notice_text(msg.payload, job.name)
+    if found is None:
+        return None
     kind, title, text = found
     return Notification(
         id=notification_id(str(msg.id)),
@@ -54,6 +40,30 @@ def job_notice(msg: Envelope[Payload], job: JobDocument | None) -> Notification 
         job_id=msg.job_id,
         created_at=msg.occurred_at,
     )
+
+
+def may_notify(payload: Payload) -> bool:
+    """Whether an event of this kind makes a notification (then its job is needed)."""
+    return _notice_text(payload, "") is not None
+
+
+def _notice_text(payload: Payload, name: str) -> tuple[NotificationKind, str, str] | None:
+    match payload:
+        case JobCompleted(summary=summary):
+            return NotificationKind.JOB_COMPLETED, f"Job {name} completed", summary
+        case JobFailed(reason=reason, message=message):
+            return NotificationKind.JOB_FAILED, f"Job {name} failed", message or reason.value
+        case JobCancelled():
+            return NotificationKind.JOB_CANCELLED, f"Job {name} was cancelled", ""
+        case JobStopped():
+            return NotificationKind.JOB_STOPPED, f"Job {name} was stopped", ""
+        case InputRequested(question=question):
+            return NotificationKind.INPUT_REQUIRED, f"Job {name} needs your answer", question
+        case JobPaused(reason=PauseReason.SESSION_LIMIT, message=message):
+            title = f"Job {name} paused: its session time is used up"
+            return NotificationKind.SESSION_LIMIT, title, message or "resume it to go on"
+        case _:
+            return None
 
 
 def webhook_disabled_notice(endpoint: WebhookEndpoint, reason: str, at: datetime) -> Notification:

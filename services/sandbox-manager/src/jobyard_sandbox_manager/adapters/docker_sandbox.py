@@ -62,8 +62,12 @@ class DockerSandboxes:
 
     def ensure_started(self, spec: ContainerSpec) -> bool:
         """Create and start the container unless a previous attempt already did (or a pool
-        member was renamed to it); True when it is a pool member."""
+        member was renamed to it); True when it is a pool member. A member that died while
+        idle is replaced by a container of the job's own."""
         container = self._find(spec.name)
+        if container is not None and is_dead_member(container):
+            self.remove(spec.name)
+            container = None
         if container is None:
             if spec.workspace_volume is not None:
                 self._ensure_volume(spec)
@@ -246,6 +250,10 @@ class DockerSandboxes:
             return self._docker.containers.get(name)
         except NotFound:
             return None
+
+
+def is_dead_member(container: Container) -> bool:
+    return POOL_LABEL in container.labels and container.status in ("exited", "dead")
 
 
 def _counter(text: str, name: str) -> int:

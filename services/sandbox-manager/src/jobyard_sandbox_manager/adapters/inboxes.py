@@ -10,6 +10,8 @@ import shutil
 from pathlib import Path
 
 RUNNER = Path(__file__).resolve().parent.parent / "runner" / "jobyard_runner.py"
+WAKE_PIPE = "wake"
+"""The runner's wake-up pipe in each inbox (its name is the runner's `WAKE_PIPE`)."""
 
 
 class Inboxes:
@@ -25,6 +27,10 @@ class Inboxes:
         path = self._root / sandbox
         path.mkdir(parents=True, exist_ok=True)
         path.chmod(0o755)
+        wake = path / WAKE_PIPE
+        if not wake.exists():
+            os.mkfifo(wake)
+            wake.chmod(0o666)  # the runner, whichever user it runs as, opens it read-write
         return path
 
     def request(
@@ -45,6 +51,7 @@ class Inboxes:
             request["env"] = env
         secret = env is not None and owner is not None
         _write_whole(path / f"step-{step}.json", json.dumps(request), owner if secret else None)
+        _wake(path / WAKE_PIPE)
 
     def rename(self, sandbox: str, new_name: str) -> None:
         """A claimed pool member's inbox becomes its job's (the sandbox keeps it mounted)."""
@@ -57,6 +64,20 @@ class Inboxes:
 
     def remove(self, sandbox: str) -> None:
         shutil.rmtree(self._root / sandbox, ignore_errors=True)
+
+
+def _wake(pipe: Path) -> None:
+    """Tell a runner waiting on the pipe to look now; none waiting: it looks soon anyway."""
+    try:
+        fd = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # no runner has it open (not started yet), or no pipe
+        return
+    try:
+        os.write(fd, b"!")
+    except BlockingIOError:  # full of earlier wake-ups it has not read yet
+        pass
+    finally:
+        os.close(fd)
 
 
 def _write_whole(path: Path, text: str, owner: tuple[int, int] | None = None) -> None:

@@ -253,6 +253,11 @@ def place_container(
     return Change(job.model_copy(update={"container": container}))
 
 
+def holds(job: JobDocument | None, name: str) -> bool:
+    """Whether the stored job names this container as its sandbox."""
+    return job is not None and job.container is not None and job.container.name == name
+
+
 def container_up(job: JobDocument, at: datetime, start: SandboxStart) -> Change | None:
     """The sandbox runs: created for the job (cold) or claimed from the pool (warm)."""
     container = job.container
