@@ -52,6 +52,13 @@ def standin_cpu_seconds() -> float | None:
     return None
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time every process of the machine has used so far (all cores, idle excluded)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def _children(pid: str) -> list[str]:
     found = subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True, check=False)
     return found.stdout.split()

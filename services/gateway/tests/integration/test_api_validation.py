@@ -155,3 +155,29 @@ async def test_unreachable_file_storage_is_a_503_and_jobs_still_work(infra, mong
         assert "storage" in response.json()["detail"]
         assert (await client.get("/v1/jobs")).status_code == 200
     await delete_namespace(mongo_db.name)
+
+
+async def test_a_full_quota_is_a_429_after_the_requests_own_problems(infra, mongo_db) -> None:
+    """The image, the inputs and the owner's active jobs are read at once; a bad field is
+    still named first, and a full quota stores nothing more."""
+    namespace = mongo_db.name
+    settings = GatewaySettings(
+        infra=infra.model_copy(update={"namespace": namespace}),
+        limits=JobLimits(max_active_jobs_per_user=1),
+    )
+    _, key = await UserStore(mongo_db).create("bob")
+    await ImageRegistry(mongo_db).register("base", "jobyard/sandbox-base:latest", "host-a", {})
+    try:
+        async with AsyncTestClient(create_app(settings)) as client:
+            client.headers["Authorization"] = f"Bearer {key}"
+            job = {"name": "a", "script": "echo", "image": "base"}
+            assert (await client.post("/v1/jobs", json=job)).status_code == 201  # stays pending
+            full = await client.post("/v1/jobs", json=job)
+            assert full.status_code == 429, full.text
+            assert "1 pending or running jobs" in full.json()["detail"]
+            bad = await client.post("/v1/jobs", json=job | {"image": "no-such-image"})
+            assert bad.status_code == 422, bad.text
+            assert "image" in bad.json()["detail"]
+            assert await mongo_db["jobs"].count_documents({}) == 1
+    finally:
+        await delete_namespace(namespace)

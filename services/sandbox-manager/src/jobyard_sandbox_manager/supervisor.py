@@ -41,7 +41,7 @@ from jobyard_sandbox_manager.domain.pausing import start_session
 from jobyard_sandbox_manager.domain.records import CgroupCounters, Record
 from jobyard_sandbox_manager.output_pump import Handling, OnRecord, OnTick, OutputPump
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
-from jobyard_sandbox_manager.warm_pool import ClaimedMember, WarmPool
+from jobyard_sandbox_manager.warm_pool import WarmPool
 from jobyard_store import (
     Change,
     ContainerState,
@@ -133,25 +133,22 @@ class SandboxSupervisor:
             return accept
 
         ahead = accepting(0)(job)
-        first = job.container is None and msg.job_id not in self._active and ahead is not None
-        claim = asyncio.create_task(self._claim_ahead(ahead.job if first and ahead else None))
+        first = job.container is None and msg.job_id not in self._active
+        member = self._pool.member_names(ahead.job) if first and ahead else None
+        claim = asyncio.create_task(self._pool.claim(ahead.job)) if ahead and member else None
         try:
             applied = await self._worker.apply(msg, accepting(base), current=job)
         finally:
-            # After a failed write the claimed member keeps the job's names: the command comes
+            # After a failed write a claimed member keeps the job's names: the command comes
             # again, and the job's sandbox is then found made (as after a restart).
-            claimed = await claim
+            if claim is not None:
+                await claim
         written = applied.job if applied else None
-        if claimed is not None and not sandboxes.holds(written, claimed.name):
-            await self._pool.undo_claim(claimed)  # not placed after all (e.g. cancelled)
+        if member is not None and not sandboxes.holds(written, member.name):
+            # Not placed after all (e.g. cancelled): nothing stays under the sandbox's names,
+            # whether this claim put it there or one cut short by a kill before its write.
+            await self._pool.undo_claim(member)
         self.kick(msg.job_id, written)
-
-    async def _claim_ahead(self, placed: JobDocument | None) -> ClaimedMember | None:
-        """A pool member claimed for the job as it will be once placed here, its first sandbox
-        (None: no placement, or the cold path; nothing else drives the job yet)."""
-        if placed is None or placed.container is None:
-            return None
-        return await self._pool.claim(placed, workspaces.disk_key(self._names, placed))
 
     def _placement(self, log_base_seq: int, *, first: bool) -> Decide:
         """Give a job that wants a sandbox one on this host; `first`: only its first (a later
@@ -298,7 +295,7 @@ class SandboxSupervisor:
         assert job.container is not None
         disk_key = workspaces.disk_key(self._names, job)
         try:
-            await self._pool.claim(job, disk_key)
+            await self._pool.claim(job)
             disk = await asyncio.to_thread(
                 self._disks.ensure,
                 disk_key,

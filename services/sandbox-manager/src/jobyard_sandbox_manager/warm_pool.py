@@ -25,7 +25,7 @@ from jobyard_sandbox_manager.domain import pool
 from jobyard_sandbox_manager.domain.pool import PoolKey
 from jobyard_sandbox_manager.domain.sandboxes import Limits
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
-from jobyard_store import JobDocument
+from jobyard_store import JobDocument, workspaces
 from jobyard_worker import Worker
 
 REFILL_DELAY_SECONDS = 0.15
@@ -34,8 +34,8 @@ ms on), not so long that it meets the next job's start."""
 
 
 @dataclass(frozen=True, slots=True)
-class ClaimedMember:
-    """A member now under a job's names: its container's and its disk's."""
+class SandboxNames:
+    """What a job's sandbox is found by: its container's (and inbox's) name and its disk's."""
 
     name: str
     disk_key: str
@@ -64,7 +64,7 @@ class WarmPool:
         self._last_claim: dict[PoolKey, float] = {}
         self._started = time.monotonic()
         self._wake = asyncio.Event()
-        self._claims: dict[str, asyncio.Future[ClaimedMember | None]] = {}
+        self._claims: dict[str, asyncio.Future[SandboxNames | None]] = {}
         """Claims under way, by the sandbox's name: one at a time for each."""
 
     @property
@@ -100,22 +100,30 @@ class WarmPool:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
 
-    async def claim(self, job: JobDocument, disk_key: str) -> ClaimedMember | None:
+    def member_names(self, job: JobDocument) -> SandboxNames | None:
+        """The names a member claimed for the job (as placed here) takes; None when no pool
+        serves the job (the cold path)."""
+        if pool.pool_for(job, self._host_policy, self._policy) is None:
+            return None
+        assert job.container is not None
+        return SandboxNames(job.container.name, workspaces.disk_key(self._names, job))
+
+    async def claim(self, job: JobDocument) -> SandboxNames | None:
         """Hand an idle member that fits the job over to it (its container, disk and inbox
         take the job's names); None: the job takes the cold path, or another claim for the
         same sandbox was under way (awaited: it made the sandbox, or nothing). Nothing is
         claimed once an earlier attempt made the job's disk or container (after a restart
         mid-creation)."""
         key = pool.pool_for(job, self._host_policy, self._policy)
-        if key is None or not self._idle[key]:
+        names = self.member_names(job)
+        if key is None or names is None or not self._idle[key]:
             return None
-        assert job.container is not None
-        name = job.container.name
+        name = names.name
         under_way = self._claims.get(name)
         if under_way is not None:
             await asyncio.shield(under_way)
             return None
-        claim = asyncio.ensure_future(self._claim(key, name, disk_key))
+        claim = asyncio.ensure_future(self._claim(key, names))
         self._claims[name] = claim
         try:
             return await asyncio.shield(claim)
@@ -125,11 +133,11 @@ class WarmPool:
             else:  # the caller was cancelled: the claim completes on its own
                 claim.add_done_callback(lambda _: self._claims.pop(name, None))
 
-    async def _claim(self, key: PoolKey, name: str, disk_key: str) -> ClaimedMember | None:
+    async def _claim(self, key: PoolKey, names: SandboxNames) -> SandboxNames | None:
         """Docker is told only the new name: a member found dead once it is the job's is
         replaced by a container of its own (`ensure_started`), and a container already
         holding the name (which its disk would show first) makes the rename fail."""
-        if not self._idle[key] or self._disks.exists(disk_key):
+        if not self._idle[key] or self._disks.exists(names.disk_key):
             return None
         self._last_claim[key] = time.monotonic()
         # Refill behind this claim, once its sandbox is going: a member started at once
@@ -137,25 +145,25 @@ class WarmPool:
         asyncio.get_running_loop().call_later(REFILL_DELAY_SECONDS, self._wake.set)
         member = self._idle[key].pop(0)
         try:
-            await asyncio.to_thread(self._hand_over, member, name, disk_key)
+            await asyncio.to_thread(self._hand_over, member, names)
         except Exception:
             self._log.warning("warm sandbox not handed over", member=member, exc_info=True)
             await asyncio.to_thread(self._discard, member)
             return None  # the disk may be the job's now: still fresh, the cold path uses it
-        return ClaimedMember(name, disk_key)
+        return names
 
-    async def undo_claim(self, claimed: ClaimedMember) -> None:
+    async def undo_claim(self, names: SandboxNames) -> None:
         """A member claimed for a placement that was not written: it goes (never back to the
         pool, and nothing of it may outlive the claim)."""
-        await asyncio.to_thread(self._docker.remove, claimed.name)
-        await asyncio.to_thread(self._inboxes.remove, claimed.name)
-        await asyncio.to_thread(self._disks.release, claimed.disk_key)
+        await asyncio.to_thread(self._docker.remove, names.name)
+        await asyncio.to_thread(self._inboxes.remove, names.name)
+        await asyncio.to_thread(self._disks.release, names.disk_key)
 
-    def _hand_over(self, member: str, name: str, disk_key: str) -> None:
+    def _hand_over(self, member: str, names: SandboxNames) -> None:
         """Disk, inbox, then the container's name: once renamed the sandbox is the job's."""
-        self._disks.adopt(member, disk_key)
-        self._inboxes.rename(member, name)
-        self._docker.rename(member, name)
+        self._disks.adopt(member, names.disk_key)
+        self._inboxes.rename(member, names.name)
+        self._docker.rename(member, names.name)
 
     async def _resize(self, sandboxes_running: int) -> None:
         now = time.monotonic()

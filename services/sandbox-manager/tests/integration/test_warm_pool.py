@@ -22,7 +22,7 @@ from jobyard_sandbox_manager.adapters.inboxes import WAKE_PIPE, Inboxes
 from jobyard_sandbox_manager.domain import pool, sandboxes
 from jobyard_sandbox_manager.domain.records import Record, parse_record
 from jobyard_sandbox_manager.settings import SandboxManagerSettings
-from jobyard_sandbox_manager.warm_pool import ClaimedMember, WarmPool
+from jobyard_sandbox_manager.warm_pool import SandboxNames, WarmPool
 from jobyard_store import JobDocument, workspaces
 from jobyard_testing.factories import make_job
 
@@ -106,7 +106,7 @@ def placed(host: Host) -> JobDocument:
 async def start_warm(host: Host, warm: WarmPool, job: JobDocument) -> str:
     """What the supervisor does for a job: claim, disk and inputs, start (found), limits."""
     key = workspaces.disk_key(host.names, job)
-    assert await warm.claim(job, key)
+    assert await warm.claim(job)
     disk = host.disks.ensure(key, 64, (1000, 1000))
     (disk / "workspace" / "inputs").mkdir()
     (disk / "workspace" / "inputs" / "data.txt").write_text("input here\n")
@@ -178,7 +178,7 @@ async def test_a_claimed_member_runs_its_job_hardened_with_its_limits_env_and_in
         assert len(now) == 2
         assert name not in now
         # The claimed sandbox is the job's: never handed out again.
-        assert await warm.claim(job, workspaces.disk_key(host.names, job)) is None
+        assert await warm.claim(job) is None
     finally:
         task.cancel()
         await warm.drain()
@@ -226,10 +226,10 @@ async def test_two_claims_for_one_sandbox_hand_over_one_member(host):
         key = workspaces.disk_key(host.names, job)
         prefix = pool.member_prefix(host.names, HOST)
         before = set(host.docker.pool_members(host.names.namespace, HOST, prefix))
-        first, second = await asyncio.gather(warm.claim(job, key), warm.claim(job, key))
+        first, second = await asyncio.gather(warm.claim(job), warm.claim(job))
         assert job.container is not None
         assert [first, second].count(None) == 1
-        assert (first or second) == ClaimedMember(job.container.name, key)
+        assert (first or second) == SandboxNames(job.container.name, key)
         after = set(host.docker.pool_members(host.names.namespace, HOST, prefix))
         assert len(before - after) == 1  # one member renamed to the job's; the other idle
         status = host.docker.status(job.container.name)
@@ -249,7 +249,7 @@ async def test_an_undone_claim_leaves_nothing_of_the_member(host):
         await filled(warm)
         job = placed(host)
         key = workspaces.disk_key(host.names, job)
-        claimed = await warm.claim(job, key)
+        claimed = await warm.claim(job)
         assert claimed is not None
         await warm.undo_claim(claimed)
         assert host.docker.status(claimed.name) is None
@@ -267,7 +267,7 @@ async def test_a_member_that_died_idle_is_replaced_by_a_container_of_the_jobs_ow
         await filled(warm)
         job = placed(host)
         key = workspaces.disk_key(host.names, job)
-        claimed = await warm.claim(job, key)
+        claimed = await warm.claim(job)
         assert claimed is not None
         docker.from_env().api.kill(claimed.name)  # dead before its job's step came
         disk = host.disks.ensure(key, 64, (1000, 1000))
@@ -296,7 +296,7 @@ async def test_an_idle_runner_holds_its_wake_up_pipe_open(host):
     try:
         await filled(warm)
         job = placed(host)
-        claimed = await warm.claim(job, workspaces.disk_key(host.names, job))
+        claimed = await warm.claim(job)
         assert claimed is not None
         pipe = host.settings.host_dir / "inboxes" / claimed.name / WAKE_PIPE
         deadline = time.monotonic() + 10

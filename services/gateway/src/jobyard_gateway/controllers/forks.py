@@ -11,7 +11,7 @@ from litestar.params import FromPath, Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from jobyard_gateway.adapters.users import User
-from jobyard_gateway.controllers.jobs import ensure_room_for_a_job, owned_job
+from jobyard_gateway.controllers.jobs import active_jobs, ensure_room_for_a_job, owned_job
 from jobyard_gateway.domain.views import JobView
 from jobyard_gateway.errors import invalid_fields
 from jobyard_gateway.settings import JobLimits
@@ -48,7 +48,7 @@ async def fork(
         job, submitted = fork_job(original, history, at, restored)
     except ForkRefusedError as exc:
         raise invalid_fields({exc.field: str(exc)}) from None
-    await ensure_room_for_a_job(jobs, request.user, limits)
+    ensure_room_for_a_job(await active_jobs(jobs, request.user), limits)
     applied = await jobs.create(job, [submitted])
     await relay.deliver(applied)
     return JobView.of(applied.job, [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -76,15 +77,26 @@ async def settled(
     )
 
 
-async def ensure_room_for_a_job(jobs: JobRepository, user: User, limits: JobLimits) -> None:
-    """A user has at most so many pending or running jobs: one more is a 429 saying so."""
+async def active_jobs(jobs: JobRepository, user: User) -> int:
+    """The user's pending or running jobs: what their quota counts."""
     query = {"user_id": user.id, "deleted_at": None, "status": {"$in": list(ACTIVE_STATUSES)}}
-    active = await jobs.count(query)
+    return await jobs.count(query)
+
+
+def ensure_room_for_a_job(active: int, limits: JobLimits) -> None:
+    """A user has at most so many pending or running jobs: one more is a 429 saying so."""
     if active >= limits.max_active_jobs_per_user:
         raise QuotaExceededException(
             f"you have {active} pending or running jobs, the most allowed is "
             f"{limits.max_active_jobs_per_user}; wait for some to finish or stop them"
         )
+
+
+async def listed_inputs(files: FileRepository, user: User, ids: list[str]) -> list[FileRecord]:
+    """The user's listed files among `ids` (the job's inputs)."""
+    if not ids:
+        return []
+    return await files.find({"_id": {"$in": ids}, "user_id": user.id} | LISTED)
 
 
 async def job_views(files: FileRepository, user: User, jobs: list[JobDocument]) -> list[JobView]:
@@ -121,16 +133,20 @@ class JobController(Controller):
         """Submit a script job or an agent job. It is stored `pending` and announced in the same
         write. An agent job in a chat that has an active job is a 409 naming that job."""
         problems = limit_violations(data, limits)
-        if await images.get(data.image) is None:
+        # Read at once: the request's checks come before the quota's, whatever each found.
+        image, found, active = await asyncio.gather(
+            images.get(data.image),
+            listed_inputs(files, request.user, data.inputs),
+            active_jobs(jobs, request.user),
+        )
+        if image is None:
             offered = ", ".join(image.name for image in await images.available()) or "none yet"
             problems["image"] = f"unknown image {data.image!r}; available: {offered}"
-        owned = {"_id": {"$in": data.inputs}, "user_id": request.user.id} | LISTED
-        found = await files.find(owned) if data.inputs else []
         inputs, input_problems = job_inputs(data.inputs, {record.id: record for record in found})
         problems |= input_problems
         if problems:
             raise invalid_fields(problems)
-        await ensure_room_for_a_job(jobs, request.user, limits)
+        ensure_room_for_a_job(active, limits)
         job, submitted = plan_job(data, request.user.id, inputs)
         if job.chat_id is not None:
             try:
