@@ -17,11 +17,15 @@ Measured, each from the client's side (this machine's clock):
                     pool. The feed's `end` (every file of the job stored) follows: its own row
 - Jobyard cold:     the same job with a disk size the pool does not keep, so its sandbox is
                     created on the request path (the cold path)
-The job's own events (`GET /v1/jobs/{id}/events`) give each hop's share (see bench/README.md).
+Every run, whichever path, starts once the host's pool is full again (its sandbox-manager's
+`jobyard_sandboxes{state="warm"}`): the refill behind a claim would otherwise load whichever
+run came next. The job's own events (`GET /v1/jobs/{id}/events`) give each hop's share (see
+bench/README.md).
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -49,6 +53,40 @@ HOPS = (
     ("sandbox.started", "sandbox.exited", "step runs, output stored, outputs synced"),
     ("sandbox.exited", "job.completed", "agent: step and job recorded"),
 )
+
+
+POOL_METRICS = "http://127.0.0.1:{port}/metrics"
+WARM_SANDBOXES = 'jobyard_sandboxes{host="'
+
+
+def warm_sandboxes(client: httpx.Client) -> float:
+    """Idle pool members of the stack's host (its sandbox-manager's `jobyard_sandboxes`)."""
+    port = os.environ.get("JOBYARD_SANDBOX_HEALTH_PORT", "8083")
+    text = client.get(POOL_METRICS.format(port=port)).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(WARM_SANDBOXES) and 'state="warm"' in line
+    )
+
+
+def pool_full(client: httpx.Client) -> float:
+    """What the pool holds once full: its count, unchanged for 2 s."""
+    seen, steady_since = warm_sandboxes(client), time.monotonic()
+    while time.monotonic() - steady_since < 2:
+        time.sleep(0.2)
+        now = warm_sandboxes(client)
+        if now != seen:
+            seen, steady_since = now, time.monotonic()
+    return seen
+
+
+def await_refill(client: httpx.Client, full: float, timeout: float = 15) -> None:
+    """Each run starts with the pool refilled behind the last claim: a member starting would
+    otherwise take the CPU from whichever run came next."""
+    deadline = time.monotonic() + timeout
+    while warm_sandboxes(client) < full and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def timed_process(argv: list[str]) -> tuple[float, float]:
@@ -143,12 +181,15 @@ def main() -> int:
     runtime = "?"
     try:
         timed_process(run_argv), jobyard_echo(client, store, cold=False)  # warm caches
+        full = pool_full(client)
         for _ in range(args.runs):
             for name, argv in (("docker run --rm", run_argv), ("docker exec (floor)", exec_argv)):
+                await_refill(client, full)
                 first, end = timed_process(argv)
                 firsts[name].append(first)
                 ends[name].append(end)
             for cold in (False, True):
+                await_refill(client, full)
                 run = jobyard_echo(client, store, cold)
                 job = run.job
                 name = f"Jobyard {job['sandbox']['start']}"

@@ -43,7 +43,8 @@ JOBS = Gauge(
 )
 SANDBOXES = Gauge(
     "jobyard_sandboxes",
-    "Sandboxes a host's sandbox-manager keeps, by state: running (thawed) or paused (frozen).",
+    "Sandboxes a host's sandbox-manager keeps, by state: running (thawed), paused (frozen) or "
+    "warm (idle in the host's pool, waiting to be claimed by a job).",
     ["host", "state"],
 )
 STEP_SECONDS = Histogram(

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobyard_contracts import Runtime, WireNames
+from jobyard_metrics import SANDBOXES
 from jobyard_sandbox_manager.adapters.disks import Disks
 from jobyard_sandbox_manager.adapters.docker_sandbox import DockerSandboxes
 from jobyard_sandbox_manager.adapters.inboxes import Inboxes
@@ -144,6 +145,7 @@ class WarmPool:
         # would take the host's CPU from the claim's first output.
         asyncio.get_running_loop().call_later(REFILL_DELAY_SECONDS, self._wake.set)
         member = self._idle[key].pop(0)
+        self._measure()
         try:
             await asyncio.to_thread(self._hand_over, member, names)
         except Exception:
@@ -175,6 +177,7 @@ class WarmPool:
         for key, count in pool.members_surplus(self._policy, self.idle_members, quiet).items():
             for _ in range(count):
                 await asyncio.to_thread(self._discard, self._idle[key].pop(0))
+                self._measure()
         wanted = pool.members_wanted(
             self._policy,
             self._host_policy,
@@ -185,6 +188,10 @@ class WarmPool:
         )
         for key in wanted:
             self._idle[key].append(await asyncio.to_thread(self._start_member, key))
+            self._measure()
+
+    def _measure(self) -> None:
+        SANDBOXES.labels(host=self._host, state="warm").set(sum(self.idle_members.values()))
 
     def _start_member(self, key: PoolKey) -> str:
         name = pool.member_name(self._names, self._host, secrets.token_hex(4))
@@ -228,5 +235,6 @@ class WarmPool:
         """At shutdown: the idle members go (a restart would remove them anyway)."""
         members = [name for names in self._idle.values() for name in names]
         self._idle.clear()
+        self._measure()
         for member in members:
             await asyncio.to_thread(self._discard, member)

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import docker
 import pytest
+from prometheus_client import REGISTRY
 
 from jobyard_contracts import NetworkPolicy, Runtime, SandboxStart, WireNames
 from jobyard_logging import get_logger
@@ -142,6 +143,7 @@ async def test_a_claimed_member_runs_its_job_hardened_with_its_limits_env_and_in
     task = asyncio.create_task(warm.run(lambda: 0))
     try:
         await filled(warm)
+        assert REGISTRY.get_sample_value("jobyard_sandboxes", {"host": HOST, "state": "warm"}) == 2
         members = host.docker.pool_members(
             host.names.namespace, HOST, pool.member_prefix(host.names, HOST)
         )
