@@ -8,6 +8,7 @@ import os
 import secrets
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -87,6 +88,19 @@ async def host(tmp_path, docker_available) -> AsyncIterator[Host]:
         found.disks.release(key)
 
 
+@asynccontextmanager
+async def running_pool(host: Host) -> AsyncIterator[WarmPool]:
+    """The host's pool, filling in the background, once full; drained at the end."""
+    warm = host.pool()
+    task = asyncio.create_task(warm.run(lambda: 0))
+    try:
+        await filled(warm)
+        yield warm
+    finally:
+        task.cancel()
+        await warm.drain()
+
+
 async def filled(warm: WarmPool, count: int = 2, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while warm.idle_members[KEY] < count:
@@ -139,10 +153,7 @@ def records_until_exit(name: str, timeout: float = 30) -> list[Record]:
 
 
 async def test_a_claimed_member_runs_its_job_hardened_with_its_limits_env_and_inputs(host):
-    warm = host.pool()
-    task = asyncio.create_task(warm.run(lambda: 0))
-    try:
-        await filled(warm)
+    async with running_pool(host) as warm:
         assert REGISTRY.get_sample_value("jobyard_sandboxes", {"host": HOST, "state": "warm"}) == 2
         members = host.docker.pool_members(
             host.names.namespace, HOST, pool.member_prefix(host.names, HOST)
@@ -181,9 +192,6 @@ async def test_a_claimed_member_runs_its_job_hardened_with_its_limits_env_and_in
         assert name not in now
         # The claimed sandbox is the job's: never handed out again.
         assert await warm.claim(job) is None
-    finally:
-        task.cancel()
-        await warm.drain()
 
 
 async def test_a_restarted_manager_removes_unclaimed_members_and_leaves_claimed_ones(host):
@@ -198,10 +206,7 @@ async def test_a_restarted_manager_removes_unclaimed_members_and_leaves_claimed_
     left = host.docker.pool_members(host.names.namespace, HOST, prefix)
     assert len(left) == 2
 
-    second = host.pool()
-    task = asyncio.create_task(second.run(lambda: 0))
-    try:
-        await filled(second)
+    async with running_pool(host):  # the restarted manager's
         for member in left:
             assert host.docker.status(member) is None
             assert not host.disks.exists(member)
@@ -212,18 +217,12 @@ async def test_a_restarted_manager_removes_unclaimed_members_and_leaves_claimed_
         status = host.docker.status(claimed)
         assert status is not None
         assert status.running
-    finally:
-        task.cancel()
-        await second.drain()
 
 
 async def test_two_claims_for_one_sandbox_hand_over_one_member(host):
     """The claim made while the placement is written and the driver's own meet: one member
     goes to the job, the other claim waits for it and takes none."""
-    warm = host.pool()
-    task = asyncio.create_task(warm.run(lambda: 0))
-    try:
-        await filled(warm)
+    async with running_pool(host) as warm:
         job = placed(host)
         key = workspaces.disk_key(host.names, job)
         prefix = pool.member_prefix(host.names, HOST)
@@ -237,18 +236,12 @@ async def test_two_claims_for_one_sandbox_hand_over_one_member(host):
         status = host.docker.status(job.container.name)
         assert status is not None
         assert status.running
-    finally:
-        task.cancel()
-        await warm.drain()
 
 
 async def test_an_undone_claim_leaves_nothing_of_the_member(host):
     """A placement that was not written (the job was cancelled meanwhile): the member that
     took the job's names goes, container, inbox and disk."""
-    warm = host.pool()
-    task = asyncio.create_task(warm.run(lambda: 0))
-    try:
-        await filled(warm)
+    async with running_pool(host) as warm:
         job = placed(host)
         key = workspaces.disk_key(host.names, job)
         claimed = await warm.claim(job)
@@ -257,16 +250,10 @@ async def test_an_undone_claim_leaves_nothing_of_the_member(host):
         assert host.docker.status(claimed.name) is None
         assert not host.disks.exists(key)
         assert claimed.name not in host.inboxes.names(claimed.name)
-    finally:
-        task.cancel()
-        await warm.drain()
 
 
 async def test_a_member_that_died_idle_is_replaced_by_a_container_of_the_jobs_own(host):
-    warm = host.pool()
-    task = asyncio.create_task(warm.run(lambda: 0))
-    try:
-        await filled(warm)
+    async with running_pool(host) as warm:
         job = placed(host)
         key = workspaces.disk_key(host.names, job)
         claimed = await warm.claim(job)
@@ -285,18 +272,12 @@ async def test_a_member_that_died_idle_is_replaced_by_a_container_of_the_jobs_ow
         host.inboxes.request(claimed.name, 0, "echo fresh", ["bash", "-c", "echo fresh"])
         found = records_until_exit(claimed.name)
         assert [r.text for r in found if r.kind == "out"] == ["fresh"]
-    finally:
-        task.cancel()
-        await warm.drain()
 
 
 async def test_an_idle_runner_holds_its_wake_up_pipe_open(host):
     """The manager's byte after each request reaches a runner waiting on the pipe: opening it
     for writing without blocking succeeds only while a reader has it open."""
-    warm = host.pool()
-    task = asyncio.create_task(warm.run(lambda: 0))
-    try:
-        await filled(warm)
+    async with running_pool(host) as warm:
         job = placed(host)
         claimed = await warm.claim(job)
         assert claimed is not None
@@ -312,6 +293,3 @@ async def test_an_idle_runner_holds_its_wake_up_pipe_open(host):
         host.inboxes.request(claimed.name, 0, "echo woken", ["bash", "-c", "echo woken"])
         found = records_until_exit(claimed.name)
         assert [r.text for r in found if r.kind == "out"] == ["woken"]
-    finally:
-        task.cancel()
-        await warm.drain()
