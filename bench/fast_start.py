@@ -41,6 +41,7 @@ from machine import standin_cpu_seconds, store_op_ms
 from pymongo import MongoClient
 
 from jobyard_settings import InfraSettings
+from jobyard_testing.metrics import Scrape
 
 IMAGE = "jobyard/sandbox-minimal:latest"
 ECHO = ["bash", "-c", "echo hello"]
@@ -56,17 +57,13 @@ HOPS = (
 
 
 POOL_METRICS = "http://127.0.0.1:{port}/metrics"
-WARM_SANDBOXES = 'jobyard_sandboxes{host="'
 
 
 def warm_sandboxes(client: httpx.Client) -> float:
     """Idle pool members of the stack's host (its sandbox-manager's `jobyard_sandboxes`)."""
     port = os.environ.get("JOBYARD_SANDBOX_HEALTH_PORT", "8083")
-    text = client.get(POOL_METRICS.format(port=port)).text
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith(WARM_SANDBOXES) and 'state="warm"' in line
+    return Scrape(client.get(POOL_METRICS.format(port=port)).text).value(
+        "jobyard_sandboxes", state="warm"
     )
 
 

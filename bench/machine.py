@@ -44,7 +44,8 @@ def standin_cpu_seconds() -> float | None:
     stand-in serves one operation at a time, so while it is busy every hop waits."""
     if os.environ.get("MONGODB_URL") or not STANDIN_PID.exists():
         return None
-    for pid in [STANDIN_PID.read_text().strip(), *_children(STANDIN_PID.read_text().strip())]:
+    leader = STANDIN_PID.read_text().strip()
+    for pid in [leader, *_children(leader)]:
         cmdline = Path(f"/proc/{pid}/cmdline")
         if cmdline.exists() and b"mongo-standin" in cmdline.read_bytes():
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

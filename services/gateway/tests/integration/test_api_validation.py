@@ -1,5 +1,8 @@
 """Bad input gets a clear 4xx naming the field, and stores nothing."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -14,21 +17,29 @@ from jobyard_testing.stack import free_port
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def client(infra, mongo_db):
-    """The app on its own database; the test inspects that database with its own client."""
+@asynccontextmanager
+async def gateway(infra, mongo_db, limits: JobLimits, user: str) -> AsyncIterator[AsyncTestClient]:
+    """The app on its own database, signed in as a new `user`; the test inspects that
+    database with its own client."""
     namespace = mongo_db.name
     settings = GatewaySettings(
-        infra=infra.model_copy(update={"namespace": namespace}),
-        limits=JobLimits(max_memory_mb=4096),
+        infra=infra.model_copy(update={"namespace": namespace}), limits=limits
     )
-    _, key = await UserStore(mongo_db).create("alice")
+    _, key = await UserStore(mongo_db).create(user)
     await ImageRegistry(mongo_db).register("base", "jobyard/sandbox-base:latest", "host-a", {})
-    async with AsyncTestClient(create_app(settings)) as client:
-        client.headers["Authorization"] = f"Bearer {key}"
-        client.db = mongo_db
+    try:
+        async with AsyncTestClient(create_app(settings)) as client:
+            client.headers["Authorization"] = f"Bearer {key}"
+            client.db = mongo_db
+            yield client
+    finally:
+        await delete_namespace(namespace)
+
+
+@pytest.fixture
+async def client(infra, mongo_db):
+    async with gateway(infra, mongo_db, JobLimits(max_memory_mb=4096), "alice") as client:
         yield client
-    await delete_namespace(namespace)
 
 
 async def stored_jobs(client) -> int:
@@ -160,24 +171,13 @@ async def test_unreachable_file_storage_is_a_503_and_jobs_still_work(infra, mong
 async def test_a_full_quota_is_a_429_after_the_requests_own_problems(infra, mongo_db) -> None:
     """The image, the inputs and the owner's active jobs are read at once; a bad field is
     still named first, and a full quota stores nothing more."""
-    namespace = mongo_db.name
-    settings = GatewaySettings(
-        infra=infra.model_copy(update={"namespace": namespace}),
-        limits=JobLimits(max_active_jobs_per_user=1),
-    )
-    _, key = await UserStore(mongo_db).create("bob")
-    await ImageRegistry(mongo_db).register("base", "jobyard/sandbox-base:latest", "host-a", {})
-    try:
-        async with AsyncTestClient(create_app(settings)) as client:
-            client.headers["Authorization"] = f"Bearer {key}"
-            job = {"name": "a", "script": "echo", "image": "base"}
-            assert (await client.post("/v1/jobs", json=job)).status_code == 201  # stays pending
-            full = await client.post("/v1/jobs", json=job)
-            assert full.status_code == 429, full.text
-            assert "1 pending or running jobs" in full.json()["detail"]
-            bad = await client.post("/v1/jobs", json=job | {"image": "no-such-image"})
-            assert bad.status_code == 422, bad.text
-            assert "image" in bad.json()["detail"]
-            assert await mongo_db["jobs"].count_documents({}) == 1
-    finally:
-        await delete_namespace(namespace)
+    async with gateway(infra, mongo_db, JobLimits(max_active_jobs_per_user=1), "bob") as client:
+        job = {"name": "a", "script": "echo", "image": "base"}
+        assert (await client.post("/v1/jobs", json=job)).status_code == 201  # stays pending
+        full = await client.post("/v1/jobs", json=job)
+        assert full.status_code == 429, full.text
+        assert "1 pending or running jobs" in full.json()["detail"]
+        bad = await client.post("/v1/jobs", json=job | {"image": "no-such-image"})
+        assert bad.status_code == 422, bad.text
+        assert "image" in bad.json()["detail"]
+        assert await mongo_db["jobs"].count_documents({}) == 1

@@ -11,8 +11,7 @@ from typing import Any
 
 from jobyard_contracts import parse_envelope
 from jobyard_notifications.dispatcher import Dispatcher
-from jobyard_notifications.domain import notices
-from jobyard_notifications.domain.notices import job_notice
+from jobyard_notifications.domain.notices import job_notice, may_notify
 from jobyard_notifications.inbox import Inbox
 from jobyard_store.webhooks import WebhookEndpoints
 from jobyard_webhooks import PUBLISHED_MESSAGES, public_event
@@ -31,7 +30,7 @@ def register(
             assert event is not None  # subscribed to public events only
             # The job is read only for what needs it: most events make no notification, and
             # most users have no webhook for them.
-            if notices.may_notify(msg.payload):
+            if may_notify(msg.payload):
                 job, wanting = await asyncio.gather(
                     worker.jobs.get(msg.job_id), endpoints.subscribed(msg.user_id, event.type)
                 )

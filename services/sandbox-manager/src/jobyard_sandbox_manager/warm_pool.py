@@ -104,10 +104,15 @@ class WarmPool:
     def member_names(self, job: JobDocument) -> SandboxNames | None:
         """The names a member claimed for the job (as placed here) takes; None when no pool
         serves the job (the cold path)."""
-        if pool.pool_for(job, self._host_policy, self._policy) is None:
+        claimable = self._claimable(job)
+        return claimable[1] if claimable else None
+
+    def _claimable(self, job: JobDocument) -> tuple[PoolKey, SandboxNames] | None:
+        key = pool.pool_for(job, self._host_policy, self._policy)
+        if key is None:
             return None
         assert job.container is not None
-        return SandboxNames(job.container.name, workspaces.disk_key(self._names, job))
+        return key, SandboxNames(job.container.name, workspaces.disk_key(self._names, job))
 
     async def claim(self, job: JobDocument) -> SandboxNames | None:
         """Hand an idle member that fits the job over to it (its container, disk and inbox
@@ -115,10 +120,10 @@ class WarmPool:
         same sandbox was under way (awaited: it made the sandbox, or nothing). Nothing is
         claimed once an earlier attempt made the job's disk or container (after a restart
         mid-creation)."""
-        key = pool.pool_for(job, self._host_policy, self._policy)
-        names = self.member_names(job)
-        if key is None or names is None or not self._idle[key]:
+        claimable = self._claimable(job)
+        if claimable is None or not self._idle[claimable[0]]:
             return None
+        key, names = claimable
         name = names.name
         under_way = self._claims.get(name)
         if under_way is not None:
