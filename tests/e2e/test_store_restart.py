@@ -6,13 +6,7 @@ so that it comes back with its data), so the session's stack never sees the outa
 from __future__ import annotations
 
 import asyncio
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,6 +17,7 @@ from jobyard_testing.containers import remove_namespace_containers
 from jobyard_testing.fixtures import stack_env, unique_namespace
 from jobyard_testing.jobs import logs, submit, wait_for_status
 from jobyard_testing.model_server import ModelServer
+from jobyard_testing.mongo_standin import StandInProcess
 from jobyard_testing.replays import replay_every_job
 from jobyard_testing.stack import SERVICES, Stack, free_port
 
@@ -31,39 +26,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 LINES = 40
 
 
-class StandIn:
-    """`jobyard-mongo-standin` on a file of its own."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.port = path, free_port()
-        self.url = f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [str(Path(sys.executable).with_name("jobyard-mongo-standin"))]
-        command += ["--port", str(self.port), "--path", str(self.path)]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.1)
-        raise TimeoutError("the MongoDB stand-in did not start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-
 @pytest.fixture
 def own_stack(
     infra_env: dict[str, str],
     model_server: ModelServer,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Stack, StandIn]]:
-    standin = StandIn(tmp_path_factory.mktemp("mongo") / "jobyard.sqlite")
+) -> Iterator[tuple[Stack, StandInProcess]]:
+    standin = StandInProcess(free_port(), tmp_path_factory.mktemp("mongo") / "jobyard.sqlite")
     standin.start()
     namespace = unique_namespace("mdb")
     env = {**infra_env, "JOBYARD_NAMESPACE": namespace, "JOBYARD_MONGODB_URL": standin.url}
@@ -82,7 +51,9 @@ def own_stack(
         empty_bucket(namespace)
 
 
-async def test_a_job_outlives_a_restart_of_its_store(own_stack: tuple[Stack, StandIn]) -> None:
+async def test_a_job_outlives_a_restart_of_its_store(
+    own_stack: tuple[Stack, StandInProcess],
+) -> None:
     stack, standin = own_stack
     key = stack.new_user("store-restart")
     headers = {"Authorization": f"Bearer {key}"}

@@ -9,18 +9,42 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
+from mongoeco.core.identity import id_contains_numeric_value
 from mongoeco.engines.base import AsyncStorageEngine
 from mongoeco.engines.memory import MemoryEngine
 from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
 
 
+class IdKeyedMemoryEngine(MemoryEngine):
+    """mongoeco's memory engine, with a new document's `_id` checked against the collection by
+    its storage key, as MongoDB's `_id` index does, when that key alone decides equality.
+
+    The engine also compares a single inserted document's `_id` with every stored one, which
+    only numbers need (1 and 1.0 are the same `_id` but different keys): 17 ms per insert into
+    a collection of 3,000 documents, against 0.6 ms for a read, so the longer a stack ran the
+    slower its jobs became. Numeric `_id`s keep the full comparison."""
+
+    def _ensure_unique_indexes(
+        self, db_name: str, coll_name: str, candidate: dict[str, Any], **checks: Any
+    ) -> None:
+        if "_id" in candidate and not id_contains_numeric_value(candidate["_id"]):
+            checks["scan_payload_id"] = False
+        super()._ensure_unique_indexes(db_name, coll_name, candidate, **checks)
+
+
 def engine_for(path: str) -> AsyncStorageEngine:
     """`:memory:` is mongoeco's own in-memory engine: measured here beside SQLite in memory,
     12x faster per update and 2-4x per insert and query, and the suite's store is its busiest
     process. A file path keeps the data in SQLite across restarts."""
-    return MemoryEngine() if path == ":memory:" else SQLiteEngine(path=path)
+    return IdKeyedMemoryEngine() if path == ":memory:" else SQLiteEngine(path=path)
 
 
 async def serve(host: str, port: int, path: str) -> None:
@@ -33,6 +57,33 @@ async def serve(host: str, port: int, path: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.close()
+
+
+class StandInProcess:
+    """`jobyard-mongo-standin` started by a test on a port of its own: in memory, or on a
+    SQLite file so that it comes back with its data after a kill."""
+
+    def __init__(self, port: int, path: Path | str = ":memory:") -> None:
+        self.path, self.port = path, port
+        self.url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [str(Path(sys.executable).with_name("jobyard-mongo-standin"))]
+        command += ["--port", str(self.port), "--path", str(self.path)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError("the MongoDB stand-in did not start")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
 
 
 def main() -> None:
