@@ -12,6 +12,8 @@ Measured:
               and jobs/s
 - docker run: the same number of `docker run --rm --network none ... echo hello`, PARALLEL
               at a time (the host's default `MAX_RUNNING`: the most Jobyard runs at once)
+- CPU:        per job, of each long-lived process (each service, stand-in, dockerd,
+              containerd, RabbitMQ, NATS) and of the rest of the machine, for both paths
 - memory:     RSS of every service process of the stack (var/run/*.pid), idle before the burst
               and the peak during it; per sandbox, an idle warm sandbox's cgroup memory and its
               containerd shim's RSS
@@ -23,12 +25,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from _connect import bench_client, write_table
-from machine import machine_cpu_seconds, standin_cpu_seconds
+from machine import machine_cpu_seconds, process_cpu_seconds, standin_cpu_seconds
 
 from jobyard import create_user
 
@@ -92,6 +96,40 @@ def sample_peaks(peak: dict[str, float], stop: threading.Event) -> None:
             peak[name] = max(peak.get(name, 0.0), rss_mb(pid))
 
 
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """CPU seconds of a run: each long-lived process's, and the machine's in all."""
+
+    by_process: dict[str, float]
+    machine: float
+
+    @classmethod
+    def since(cls, before: dict[str, float], machine: float) -> Spent:
+        after = process_cpu_seconds()
+        return cls({name: after[name] - before.get(name, 0.0) for name in after}, machine)
+
+
+def cpu_rows(spent: dict[str, list[Spent]], jobs: int) -> list[list[str]]:
+    """Per job, summed over the runs: each process, the rest of the machine, the machine."""
+    totals = {path: Counter[str]() for path in spent}
+    for path, runs in spent.items():
+        for run in runs:
+            totals[path].update(run.by_process)
+    machine = {path: sum(run.machine for run in runs) for path, runs in spent.items()}
+    names = sorted({n for t in totals.values() for n in t}, key=lambda n: -totals["Jobyard"][n])
+
+    def ms(seconds: float) -> str:
+        return f"{seconds / jobs * 1000:.0f}"
+
+    rows = [[name, *(ms(totals[path][name]) for path in spent)] for name in names]
+    rows.append([
+        "the rest: containerd shims, runc, the sandboxes' and docker CLI's processes, the kernel",
+        *(ms(machine[path] - sum(totals[path].values())) for path in spent),
+    ])  # fmt: skip
+    rows.append(["every process (the machine)", *(ms(machine[path]) for path in spent)])
+    return rows
+
+
 def user_burst(url: str, key: str, count: int, done_at: list[float]) -> None:
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as api:
         body = {"name": "burst", "script": "echo hello", "image": "minimal"}
@@ -123,6 +161,7 @@ def main() -> int:
     peak = dict(idle)
     rows: list[list[str]] = []
     store_rows: list[list[str]] = []
+    spent: dict[str, list[Spent]] = {"Jobyard": [], "docker run": []}
     for run in range(parser_args.runs):
         keys = [
             create_user(f"burst-{run}-{i}-{time.time_ns()}", token, url).api_key
@@ -133,6 +172,7 @@ def main() -> int:
         sampler.start()
         done_at: list[float] = []
         store_cpu, cpu = standin_cpu_seconds(), machine_cpu_seconds()
+        processes = process_cpu_seconds()
         start = time.perf_counter()
         threads = [
             threading.Thread(target=user_burst, args=(url, key, jobs // users, done_at))
@@ -144,6 +184,7 @@ def main() -> int:
             thread.join()
         ours = max(done_at) - start
         ours_cpu = machine_cpu_seconds() - cpu
+        spent["Jobyard"].append(Spent.since(processes, ours_cpu))
         store_cpu_after = standin_cpu_seconds()
         if store_cpu is not None and store_cpu_after is not None:
             busy = store_cpu_after - store_cpu
@@ -155,12 +196,14 @@ def main() -> int:
         sampling.set()
         sampler.join()
 
-        cpu, start = machine_cpu_seconds(), time.perf_counter()
+        cpu, processes = machine_cpu_seconds(), process_cpu_seconds()
+        start = time.perf_counter()
         with ThreadPoolExecutor(parallel) as pool:
             for _ in pool.map(lambda _: docker_run(), range(jobs)):
                 pass
         theirs = time.perf_counter() - start
         theirs_cpu = machine_cpu_seconds() - cpu
+        spent["docker run"].append(Spent.since(processes, theirs_cpu))
         rows.append([f"docker run --rm, {parallel} at a time", f"{theirs:.1f} s", "x1.00"])
         rows.append([f"Jobyard, {users} users", f"{ours:.1f} s", f"x{theirs / ours:.2f}"])
         measured = zip(rows[-2:], (theirs, ours), (theirs_cpu, ours_cpu), strict=True)
@@ -181,6 +224,12 @@ def main() -> int:
             store_rows,
             parser_args.markdown,
         )
+    write_table(
+        "Where the CPU goes: milliseconds per job, by process (ordered by Jobyard's)",
+        ["process", *spent],
+        cpu_rows(spent, jobs * parser_args.runs),
+        parser_args.markdown,
+    )
     memory_rows = [
         [name, f"{idle.get(name, 0):.0f} MiB", f"{peak[name]:.0f} MiB"] for name in sorted(peak)
     ]

@@ -35,7 +35,15 @@ def store_op_ms(url: str) -> float:
     return statistics.median(times) * 1000
 
 
-STANDIN_PID = Path(__file__).resolve().parent.parent / "var" / "run" / "mongo-standin.pid"
+RUN = Path(__file__).resolve().parent.parent / "var" / "run"
+STANDIN_PID = RUN / "mongo-standin.pid"
+DAEMONS = {
+    "dockerd": "dockerd",
+    "containerd": "containerd",
+    "beam.smp": "RabbitMQ",
+    "nats-server": "NATS",
+}
+"""The long-lived processes besides the stack's own, by their command name."""
 
 
 def standin_cpu_seconds() -> float | None:
@@ -48,9 +56,37 @@ def standin_cpu_seconds() -> float | None:
     for pid in [leader, *_children(leader)]:
         cmdline = Path(f"/proc/{pid}/cmdline")
         if cmdline.exists() and b"mongo-standin" in cmdline.read_bytes():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            return _cpu_seconds(pid)
     return None
+
+
+def process_cpu_seconds() -> dict[str, float]:
+    """CPU time used so far by each long-lived process of the machine a run loads: the stack's
+    own (`var/run/*.pid`, with their children) and the container engine, broker and stream
+    server. Taken before and after a run; what the machine used beyond their sum went to
+    short-lived processes (containerd shims, runc, the sandboxes' and docker CLI's own) and
+    the kernel."""
+    used = {
+        path.stem: sum(_cpu_seconds(pid) for pid in [leader, *_children(leader)])
+        for path in sorted(RUN.glob("*.pid"))
+        if (leader := path.read_text().strip())
+    }
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name = DAEMONS.get(stat.read_text().split("(", 1)[1].rsplit(")", 1)[0])
+            if name is not None:
+                used[name] = used.get(name, 0.0) + _cpu_seconds(stat.parent.name)
+        except (OSError, IndexError):  # gone meanwhile
+            continue
+    return used
+
+
+def _cpu_seconds(pid: str) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_cpu_seconds() -> float:

@@ -149,9 +149,16 @@ class FileRepository:
         """One record in `status` that no one else works on now (a lease, so a crashed
         worker's record is taken up again once it expires)."""
         now = datetime.now(UTC)
+        free = {
+            "status": status.value,
+            "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}],
+        }
+        # Most polls find nothing: looking first makes such a poll a read, not a write.
+        found = await self.collection.find_one(free | LISTED, projection={"_id": True})
+        if found is None:
+            return None
         doc = await self.collection.find_one_and_update(
-            {"status": status.value, "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]}
-            | LISTED,
+            {"_id": found["_id"]} | free | LISTED,
             {"$set": {"lease_until": now + lease}},
             return_document=ReturnDocument.AFTER,
         )

@@ -156,11 +156,16 @@ class JobRepository:
         """One job whose outbox holds entries written before `older_than` (left by a crash),
         leased to the caller until `now + lease`: no other sweeper takes it meanwhile, and a
         sweeper that dies holding it only delays the entries by the lease."""
+        stale = {
+            "outbox.added_at": {"$lt": older_than},
+            "$or": [{OUTBOX_LEASE: None}, {OUTBOX_LEASE: {"$lt": now}}],
+        }
+        # Most sweeps find nothing: looking first makes such a sweep a read, not a write.
+        found = await self.collection.find_one(stale, projection={"_id": True})
+        if found is None:
+            return None
         doc = await self.collection.find_one_and_update(
-            {
-                "outbox": {"$elemMatch": {"added_at": {"$lt": older_than}}},
-                "$or": [{OUTBOX_LEASE: None}, {OUTBOX_LEASE: {"$lt": now}}],
-            },
+            {"_id": found["_id"]} | stale,
             {"$set": {OUTBOX_LEASE: now + lease}},
             projection={"outbox": True},
         )
