@@ -23,15 +23,18 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import time
 
 INBOX = os.environ.get("JOBYARD_INBOX", "/run/jobyard/inbox")
-POLL_SECONDS = 0.05
+POLL_SECONDS = 1.0
+"""How often a runner looks at its step when nothing woke it: the step's output and its end
+(SIGCHLD, through a pipe) wake it at once."""
 INBOX_POLL_SECONDS = 0.01
 """How often an idle runner looks into its inbox: its next step starts this soon after, even
-where the wake-up pipe does not work."""
+where the wake-up pipe does not work (a runtime may not pass a host's write through)."""
 WAKE_PIPE = "wake"
 """A named pipe in the inbox that the sandbox-manager writes a byte to after each request: an
 idle runner starts the step at once rather than at its next look."""
@@ -119,6 +122,16 @@ def _open_wake_pipe() -> int | None:
         return None  # an inbox without one, or a runtime that cannot share it: polling only
 
 
+def _signal_pipe_on_child_exit() -> int:
+    """A pipe a byte arrives on whenever a child process ends (its read end)."""
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that the signal is not lost
+    return read
+
+
 class Runner:
     def __init__(self) -> None:
         self.records = Records()
@@ -126,6 +139,8 @@ class Runner:
         self.done: set[int] = set()
         self.current: tuple[int, subprocess.Popen[bytes], list[Pipe]] | None = None
         self.wake = _open_wake_pipe()
+        # Registered without data: reading from either only wakes the loop.
+        self.selector.register(_signal_pipe_on_child_exit(), selectors.EVENT_READ, None)
         if self.wake is not None:
             self.selector.register(self.wake, selectors.EVENT_READ, None)
 
@@ -183,7 +198,7 @@ class Runner:
 
     def read_ready(self, timeout: float) -> None:
         for key, _ in self.selector.select(timeout):
-            if key.data is None:  # woken: the inbox is looked at next
+            if key.data is None:  # woken: the inbox and the step are looked at next
                 with contextlib.suppress(BlockingIOError):
                     os.read(key.fd, 4096)
                 continue
