@@ -32,12 +32,11 @@ from pathlib import Path
 
 import httpx
 from _connect import bench_client, write_table
-from machine import machine_cpu_seconds, process_cpu_seconds, standin_cpu_seconds
+from machine import RUN, children, machine_cpu_seconds, process_cpu_seconds, standin_cpu_seconds
 
 from jobyard import create_user
 
 IMAGE = "jobyard/sandbox-minimal:latest"
-RUN = Path(__file__).resolve().parents[1] / "var" / "run"
 TERMINAL = {"completed", "failed", "stopped"}
 JOBS, USERS, PARALLEL = 200, 10, 16
 POLL_SECONDS = 1.0
@@ -56,12 +55,6 @@ def rss_mb(pid: int) -> float:
         except OSError:
             continue
     return total
-
-
-def children(pid: int) -> list[int]:
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    kids = [int(p) for p in found.split()]
-    return kids + [grandchild for kid in kids for grandchild in children(kid)]
 
 
 def services() -> dict[str, int]:

@@ -52,8 +52,8 @@ def standin_cpu_seconds() -> float | None:
     stand-in serves one operation at a time, so while it is busy every hop waits."""
     if os.environ.get("MONGODB_URL") or not STANDIN_PID.exists():
         return None
-    leader = STANDIN_PID.read_text().strip()
-    for pid in [leader, *_children(leader)]:
+    leader = int(STANDIN_PID.read_text())
+    for pid in [leader, *children(leader)]:
         cmdline = Path(f"/proc/{pid}/cmdline")
         if cmdline.exists() and b"mongo-standin" in cmdline.read_bytes():
             return _cpu_seconds(pid)
@@ -66,22 +66,21 @@ def process_cpu_seconds() -> dict[str, float]:
     server. Taken before and after a run; what the machine used beyond their sum went to
     short-lived processes (containerd shims, runc, the sandboxes' and docker CLI's own) and
     the kernel."""
-    used = {
-        path.stem: sum(_cpu_seconds(pid) for pid in [leader, *_children(leader)])
-        for path in sorted(RUN.glob("*.pid"))
-        if (leader := path.read_text().strip())
-    }
+    used: dict[str, float] = {}
+    for path in sorted(RUN.glob("*.pid")):
+        leader = int(path.read_text())
+        used[path.stem] = sum(_cpu_seconds(pid) for pid in [leader, *children(leader)])
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             name = DAEMONS.get(stat.read_text().split("(", 1)[1].rsplit(")", 1)[0])
             if name is not None:
-                used[name] = used.get(name, 0.0) + _cpu_seconds(stat.parent.name)
+                used[name] = used.get(name, 0.0) + _cpu_seconds(int(stat.parent.name))
         except (OSError, IndexError):  # gone meanwhile
             continue
     return used
 
 
-def _cpu_seconds(pid: str) -> float:
+def _cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:  # gone meanwhile
@@ -96,9 +95,11 @@ def machine_cpu_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def _children(pid: str) -> list[str]:
-    found = subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True, check=False)
-    return found.stdout.split()
+def children(pid: int) -> list[int]:
+    """Every process below `pid` (a service may fork helpers)."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    kids = [int(p) for p in found.split()]
+    return kids + [grandchild for kid in kids for grandchild in children(kid)]
 
 
 def docker(template: str) -> str:

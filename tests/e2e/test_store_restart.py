@@ -17,9 +17,8 @@ from jobyard_testing.containers import remove_namespace_containers
 from jobyard_testing.fixtures import stack_env, unique_namespace
 from jobyard_testing.jobs import logs, submit, wait_for_status
 from jobyard_testing.model_server import ModelServer
-from jobyard_testing.mongo_standin import StandInProcess
 from jobyard_testing.replays import replay_every_job
-from jobyard_testing.stack import SERVICES, Stack, free_port
+from jobyard_testing.stack import SERVICES, Stack, StandInProcess, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -10,8 +10,7 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from jobyard_testing.mongo_standin import StandInProcess
-from jobyard_testing.stack import free_port
+from jobyard_testing.stack import StandInProcess, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -22,6 +22,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from jobyard_contracts import FileKind, FileStatus, JobKind
+from jobyard_store.leases import claim_first, lease_free
 
 MAX_VERSIONS = 10
 """Versions kept per file; older versions' objects are removed."""
@@ -149,16 +150,9 @@ class FileRepository:
         """One record in `status` that no one else works on now (a lease, so a crashed
         worker's record is taken up again once it expires)."""
         now = datetime.now(UTC)
-        free = {
-            "status": status.value,
-            "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}],
-        }
-        # Most polls find nothing: looking first makes such a poll a read, not a write.
-        found = await self.collection.find_one(free | LISTED, projection={"_id": True})
-        if found is None:
-            return None
-        doc = await self.collection.find_one_and_update(
-            {"_id": found["_id"]} | free | LISTED,
+        doc = await claim_first(
+            self.collection,
+            {"status": status.value} | lease_free("lease_until", now) | LISTED,
             {"$set": {"lease_until": now + lease}},
             return_document=ReturnDocument.AFTER,
         )

@@ -21,6 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from jobyard_contracts import Envelope, Payload, envelope_for
 from jobyard_store.documents import JobDocument
+from jobyard_store.leases import claim_first, lease_free
 
 OUTBOX_LEASE = "outbox_lease_until"
 """Kept beside the model's fields (a `change` never writes it): who sweeps the outbox now."""
@@ -156,16 +157,9 @@ class JobRepository:
         """One job whose outbox holds entries written before `older_than` (left by a crash),
         leased to the caller until `now + lease`: no other sweeper takes it meanwhile, and a
         sweeper that dies holding it only delays the entries by the lease."""
-        stale = {
-            "outbox.added_at": {"$lt": older_than},
-            "$or": [{OUTBOX_LEASE: None}, {OUTBOX_LEASE: {"$lt": now}}],
-        }
-        # Most sweeps find nothing: looking first makes such a sweep a read, not a write.
-        found = await self.collection.find_one(stale, projection={"_id": True})
-        if found is None:
-            return None
-        doc = await self.collection.find_one_and_update(
-            {"_id": found["_id"]} | stale,
+        doc = await claim_first(
+            self.collection,
+            {"outbox.added_at": {"$lt": older_than}} | lease_free(OUTBOX_LEASE, now),
             {"$set": {OUTBOX_LEASE: now + lease}},
             projection={"outbox": True},
         )
@@ -190,8 +184,8 @@ class JobRepository:
                 "_id": job_id,
                 "status": "pending",
                 "admitted_at": None,
-                "$or": [{ADMISSION_LEASE: None}, {ADMISSION_LEASE: {"$lt": now}}],
-            },
+            }
+            | lease_free(ADMISSION_LEASE, now),
             {"$set": {ADMISSION_LEASE: until}},
             projection={"outbox": False},
             return_document=ReturnDocument.AFTER,

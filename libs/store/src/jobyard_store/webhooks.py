@@ -24,6 +24,8 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from jobyard_store.leases import lease_free
+
 MAX_ATTEMPTS_KEPT = 50
 """Attempts a delivery keeps in its history (the oldest go first)."""
 DUPLICATE_KEY = 11000
@@ -92,10 +94,6 @@ def delivery_id(endpoint_id: str, event_id: str) -> str:
     """The one delivery of an event to an endpoint."""
     digest = hashlib.sha256(f"{endpoint_id}\0{event_id}".encode()).hexdigest()
     return f"msg_{digest[:32]}"
-
-
-def _lease_free(now: datetime) -> dict[str, Any]:
-    return {"$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]}
 
 
 class WebhookEndpoints:
@@ -212,7 +210,8 @@ class WebhookDeliveries:
         """Attempt these deliveries again now, with a fresh schedule (those being attempted
         right now are left to finish)."""
         result = await self.collection.update_many(
-            {"endpoint_id": endpoint_id, "_id": {"$in": list(delivery_ids)}} | _lease_free(now),
+            {"endpoint_id": endpoint_id, "_id": {"$in": list(delivery_ids)}}
+            | lease_free("lease_until", now),
             {
                 "$set": {
                     "status": DeliveryStatus.PENDING.value,
@@ -228,7 +227,7 @@ class WebhookDeliveries:
         """The most overdue pending delivery no one attempts now, leased to the caller."""
         doc = await self.collection.find_one_and_update(
             {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}}
-            | _lease_free(now),
+            | lease_free("lease_until", now),
             {"$set": {"lease_until": now + lease}},
             sort=[("next_attempt_at", ASCENDING)],
             return_document=ReturnDocument.AFTER,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,18 +25,13 @@ from jobyard_testing.cleanup import S3_STANDIN, delete_namespace_sync, empty_buc
 from jobyard_testing.containers import remove_namespace_containers
 from jobyard_testing.model_server import MODEL_API_KEY, ModelServer, model_server
 from jobyard_testing.replays import KEEP_HISTORIES, planner_budgets, replay_every_job
-from jobyard_testing.stack import SERVICES, Stack
+from jobyard_testing.stack import SERVICES, Stack, accepting
 from jobyard_testing.webhook_receiver import webhook_receiver
 
 __all__ = ["model_server", "webhook_receiver"]  # fixtures of this plugin, beside their servers
 
 MONGO_STANDIN = "mongodb://127.0.0.1:27017/?directConnection=true"
 REQUIRED = {"RabbitMQ": 5672, "NATS": 4222}
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def unique_namespace(prefix: str = "t") -> str:
@@ -48,11 +42,11 @@ def unique_namespace(prefix: str = "t") -> str:
 def infra_env() -> Iterator[dict[str, str]]:
     """Environment of a fresh namespace against the shared brokers and stores; the namespace's
     queues and exchanges are deleted at the end of the session."""
-    missing = [name for name, port in REQUIRED.items() if not _listening(port)]
+    missing = [name for name, port in REQUIRED.items() if not accepting(port)]
     mongo_url = os.environ.get("MONGODB_URL", MONGO_STANDIN)
-    if "MONGODB_URL" not in os.environ and not _listening(27017):
+    if "MONGODB_URL" not in os.environ and not accepting(27017):
         missing.append("MongoDB stand-in")
-    if "S3_ENDPOINT" not in os.environ and not _listening(9000):
+    if "S3_ENDPOINT" not in os.environ and not accepting(9000):
         missing.append("S3 stand-in")
     if missing:
         pytest.fail(f"{', '.join(missing)} not running: run `scripts/stack.sh infra` first")

@@ -9,11 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 from mongoeco.core.identity import id_contains_numeric_value
@@ -57,33 +52,6 @@ async def serve(host: str, port: int, path: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.close()
-
-
-class StandInProcess:
-    """`jobyard-mongo-standin` started by a test on a port of its own: in memory, or on a
-    SQLite file so that it comes back with its data after a kill."""
-
-    def __init__(self, port: int, path: Path | str = ":memory:") -> None:
-        self.path, self.port = path, port
-        self.url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [str(Path(sys.executable).with_name("jobyard-mongo-standin"))]
-        command += ["--port", str(self.port), "--path", str(self.path)]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.1)
-        raise TimeoutError("the MongoDB stand-in did not start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
 
 
 def main() -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from jobyard_testing.stack import accepting
 
 
 def _nats_server() -> tuple[int, list[str]]:
@@ -26,18 +27,13 @@ def _nats_server() -> tuple[int, list[str]]:
     raise RuntimeError("no nats-server on port 4222")
 
 
-def _accepting(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 @contextmanager
 def nats_down() -> Iterator[None]:
     """NATS is down inside the block, and up again (same arguments, same data) after it."""
     pid, argv = _nats_server()
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
-    while _accepting(4222):
+    while accepting(4222):
         assert time.monotonic() < deadline, "nats-server did not stop"
         time.sleep(0.05)
     try:
@@ -47,6 +43,6 @@ def nats_down() -> Iterator[None]:
             argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
         deadline = time.monotonic() + 20
-        while not _accepting(4222):
+        while not accepting(4222):
             assert time.monotonic() < deadline, "nats-server did not come back"
             time.sleep(0.05)

@@ -26,8 +26,41 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def accepting(port: int) -> bool:
+    """Whether something accepts connections on this port of 127.0.0.1."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def bin_path(name: str) -> str:
     return str(Path(sys.executable).parent / name)
+
+
+class StandInProcess:
+    """`jobyard-mongo-standin` started by a test on a port of its own: in memory, or on a
+    SQLite file so that it comes back with its data after a kill."""
+
+    def __init__(self, port: int, path: Path | str = ":memory:") -> None:
+        self.path, self.port = path, port
+        self.url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [bin_path("jobyard-mongo-standin"), "--port", str(self.port)]
+        self.process = subprocess.Popen(
+            [*command, "--path", str(self.path)], stdout=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if accepting(self.port):
+                return
+            time.sleep(0.1)
+        raise TimeoutError("the MongoDB stand-in did not start")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
 
 
 @dataclass
